@@ -1,0 +1,7 @@
+#include "version.h"
+
+const char *
+filterd_version(void)
+{
+	return FILTERD_VERSION;
+}
