@@ -134,7 +134,7 @@ struct mime_part {
 	struct span raw;         /* whole part as in the message, headers included */
 	struct span raw_body;    /* encoded body */
 	struct span decoded;     /* transfer-decoded body (arena) */
-	struct span utf8;        /* text/* parts: decoded body converted to UTF-8 (HTML source for html) */
+	struct span utf8;        /* text parts: decoded body converted to UTF-8 (for html: the HTML source) */
 	struct span text;        /* text parts: visible text, UTF-8 (HTML rendered; = utf8 for plain) */
 	uint32_t flags;
 };
