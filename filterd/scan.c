@@ -243,9 +243,12 @@ scan_log_result(const struct scan_task *t)
 	const char *mid = t->msg.mime && t->msg.mime->message_id ? t->msg.mime->message_id : "undef";
 	char esc[256];
 	log_escape(esc, sizeof(esc), mid, strlen(mid));
-	log_info("scan id=%s qid=%s mid=<%s> ip=%s user=%s score=%.2f/%.2f action=%s symbols=[%s] size=%zu time=%.3fms",
-	    t->id, t->msg.env.queue_id ? t->msg.env.queue_id : "-", esc,
-	    t->msg.env.ip ? t->msg.env.ip : "-", t->msg.env.deliver_to ? t->msg.env.deliver_to : "-",
-	    t->result.score, action_required_score(&t->actions), action_name(t->result.action), syms,
-	    t->msg.raw.len, t->time_real * 1000.0);
+	const struct envelope *env = &t->msg.env;
+	log_info("scan id=%s qid=%s mid=<%s> ip=%s helo=%s from=%s rcpts=%zu user=%s score=%.2f/%.2f "
+	         "action=%s symbols=[%s] size=%zu time=%.3fms",
+	    t->id, env->queue_id ? env->queue_id : "-", esc, env->ip ? env->ip : "-",
+	    env->helo ? env->helo : "-", env->mail_from ? env->mail_from : "-", env->nrcpt,
+	    env->deliver_to ? env->deliver_to : env->user ? env->user : "-", t->result.score,
+	    action_required_score(&t->actions), action_name(t->result.action), syms, t->msg.raw.len,
+	    t->time_real * 1000.0);
 }
