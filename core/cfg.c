@@ -1024,7 +1024,7 @@ fail_diag(struct cfg_ctx *x, struct fy_diag *diag)
 		/* Name the key: "duplicate key" alone leaves the reader searching. */
 		if (t != NULL && strcmp(msg, "duplicate key") == 0)
 			return fail(x, line, "duplicate key '%s'", value_str(x, span_make(t, tlen)).s);
-		return fail(x, line, "%s", msg);
+		return fail(x, line, "YAML syntax error: %s", msg);
 	}
 	return fail(x, 1, "cannot parse YAML");
 }
