@@ -190,7 +190,10 @@ buf_printf(struct buf *b, const char *fmt, ...)
 const char *
 buf_cstr(struct buf *b)
 {
-	if (!buf_reserve(b, 1)) {
+	/* reserve(0) asks for the terminator's byte only: asking for one more
+	 * would mark a buffer at the arena budget "failed" although nothing was
+	 * lost. */
+	if (!buf_reserve(b, 0)) {
 		if (b->data == NULL)
 			return "";
 		if (b->len == b->cap)
