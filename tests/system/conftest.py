@@ -94,7 +94,6 @@ class Filterd:
         raise AssertionError("filterd did not answer /ping:\n" + self.log_text())
 
     def log_text(self):
-        self.log.flush() if self.proc else None
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def children(self):
