@@ -48,7 +48,7 @@ struct arena {
 	size_t last_size;
 };
 
-static size_t
+static inline __attribute__((unused)) size_t
 align_up(size_t n)
 {
 	return (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
