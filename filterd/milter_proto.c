@@ -24,6 +24,12 @@
 #define MILTER_KEEP_BUFFER	(256u * 1024u)
 /* RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with CRLF. */
 #define MILTER_REPLY_LINE_MAX	510u
+/*
+ * Strings in one macro or MAIL/RCPT packet. Postfix sends a handful (the
+ * configured macro lists, a few ESMTP args); the cap keeps a packet of
+ * NULs from turning 1 MiB of input into 16 MiB of span arrays.
+ */
+#define MILTER_MAX_STRINGS	4096u
 /* milter_event_format() shows at most this much of one span. */
 #define MILTER_FORMAT_SPAN_MAX	256u
 
@@ -103,7 +109,10 @@ cur_string(struct cursor *c, bool need_nul, struct span *s_r)
 	return true;
 }
 
-/* Strings left in the cursor, counting an unterminated tail as one. */
+/*
+ * Strings left in the cursor, counting an unterminated tail as one;
+ * stops counting past MILTER_MAX_STRINGS.
+ */
 static size_t
 cur_count_strings(const struct cursor *c)
 {
@@ -111,7 +120,8 @@ cur_count_strings(const struct cursor *c)
 	struct span s;
 	size_t n = 0;
 
-	while (cur_left(&t) > 0 && cur_string(&t, false, &s))
+	while (n <= MILTER_MAX_STRINGS && cur_left(&t) > 0 &&
+	    cur_string(&t, false, &s))
 		n++;
 	return n;
 }
@@ -250,6 +260,10 @@ dec_macro(struct milter_decoder *d, struct cursor *c, struct milter_event *ev,
 		return false;
 	}
 	n = cur_count_strings(c);
+	if (n > MILTER_MAX_STRINGS) {
+		*why = "macro: too many strings";
+		return false;
+	}
 	if (n % 2 != 0) {
 		*why = "macro: name without value (odd number of strings)";
 		return false;
@@ -309,8 +323,8 @@ dec_argv(struct milter_decoder *d, struct cursor *c, struct milter_event *ev,
 	size_t n = cur_count_strings(c);
 	struct span *argv;
 
-	if (n == 0) {
-		*why = "mail/rcpt: no address";
+	if (n == 0 || n > MILTER_MAX_STRINGS) {
+		*why = n == 0 ? "mail/rcpt: no address" : "mail/rcpt: too many arguments";
 		return false;
 	}
 	argv = scratch_array(d, n, sizeof(*argv));

@@ -360,6 +360,32 @@ test_malformed_packets(void **state)
 	assert_int_equal(ERR("\0\0\0\x01" "R", 0), MILTER_ERR_MALFORMED);
 }
 
+/* A packet of NULs must not become a huge span array. */
+static void
+test_string_cap(void **state)
+{
+	static uint8_t p[4 + 0x1004];
+
+	/* "D" + stage + 4096 empty strings (2048 pairs): the cap, accepted. */
+	memset(p, 0, sizeof(p));
+	p[2] = 0x10;
+	p[3] = 0x02;
+	p[4] = 'D';
+	p[5] = 'M';
+	assert_int_equal(first_error(p, 4 + 0x1002, 0, NULL), MILTER_ERR_NONE);
+	/* Two more strings: refused. */
+	p[3] = 0x04;
+	assert_int_equal(first_error(p, 4 + 0x1004, 0, NULL), MILTER_ERR_MALFORMED);
+	/* MAIL with 4097 arguments. */
+	p[2] = 0x10;
+	p[3] = 0x02;
+	p[4] = 'M';
+	p[5] = 0;
+	assert_int_equal(first_error(p, 4 + 0x1002, 0, NULL), MILTER_ERR_MALFORMED);
+	p[3] = 0x01;
+	assert_int_equal(first_error(p, 4 + 0x1001, 0, NULL), MILTER_ERR_NONE);
+}
+
 static void
 test_tolerated(void **state)
 {
@@ -650,6 +676,7 @@ main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_unknown_command),
 		cmocka_unit_test(test_malformed_packets),
+		cmocka_unit_test(test_string_cap),
 		cmocka_unit_test(test_tolerated),
 		cmocka_unit_test(test_macro_name_is),
 		cmocka_unit_test(test_encode_bare_replies),
