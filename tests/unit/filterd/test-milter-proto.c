@@ -493,7 +493,17 @@ test_encode_optneg(void **state)
 	    "\0\0\0\x21" "O\0\0\0\6\0\0\1\x31\0\x0f\xf3\x80"
 	    "\0\0\0\2i {auth_authen}";
 
+	/* protocols.md §4.4: rspamd 3.4's captured reply to Postfix 3.7. */
+	struct milter_optneg rspamd = { 6, 0x1ff, 0x000ff080 };
+	static const uint8_t captured[] = {
+		0x00, 0x00, 0x00, 0x0d, 0x4f, 0x00, 0x00, 0x00, 0x06,
+		0x00, 0x00, 0x01, 0xff, 0x00, 0x0f, 0xf0, 0x80,
+	};
+
 	buf_init(&out, NULL);
+	assert_true(milter_encode_optneg(&out, &rspamd, NULL, 0));
+	assert_bytes(&out, captured, sizeof(captured));
+	buf_reset(&out);
 	assert_true(milter_encode_optneg(&out, &o, NULL, 0));
 	assert_bytes(&out, want, sizeof(want));
 	buf_reset(&out);
@@ -538,6 +548,19 @@ test_encode_replycode(void **state)
 	assert_true(milter_encode_replycode(&out, "554", "5.7.1",
 	    SPAN_LIT("Spam message rejected")));
 	assert_bytes(&out, reject, sizeof(reject));
+
+	/* §4.10 captured GTUBE verdicts: y "554 5.7.1 Gtube pattern"; m 1 X-Spam Yes. */
+	buf_reset(&out);
+	assert_true(milter_encode_replycode(&out, "554", "5.7.1",
+	    SPAN_LIT("Gtube pattern")));
+	assert_true(milter_encode_chgheader(&out, 1, SPAN_LIT("X-Spam"),
+	    SPAN_LIT("Yes")));
+	assert_true(milter_encode_accept(&out));
+	static const uint8_t gtube[] =
+	    "\0\0\0\x19" "y554 5.7.1 Gtube pattern\0"
+	    "\0\0\0\x10" "m\0\0\0\1X-Spam\0Yes\0"
+	    "\0\0\0\x01" "a";
+	assert_bytes(&out, gtube, sizeof(gtube) - 1);
 
 	/* '%' doubled, CR LF to spaces, 8-bit to '?'. */
 	buf_reset(&out);
