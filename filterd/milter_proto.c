@@ -722,12 +722,41 @@ encode_bare(struct buf *out, uint8_t cmd)
 	return milter_encode_packet(out, cmd, span_make(NULL, 0));
 }
 
-bool milter_encode_continue(struct buf *out) { return encode_bare(out, 'c'); }
-bool milter_encode_accept(struct buf *out) { return encode_bare(out, 'a'); }
-bool milter_encode_reject(struct buf *out) { return encode_bare(out, 'r'); }
-bool milter_encode_tempfail(struct buf *out) { return encode_bare(out, 't'); }
-bool milter_encode_discard(struct buf *out) { return encode_bare(out, 'd'); }
-bool milter_encode_progress(struct buf *out) { return encode_bare(out, 'p'); }
+bool
+milter_encode_continue(struct buf *out)
+{
+	return encode_bare(out, 'c');
+}
+
+bool
+milter_encode_accept(struct buf *out)
+{
+	return encode_bare(out, 'a');
+}
+
+bool
+milter_encode_reject(struct buf *out)
+{
+	return encode_bare(out, 'r');
+}
+
+bool
+milter_encode_tempfail(struct buf *out)
+{
+	return encode_bare(out, 't');
+}
+
+bool
+milter_encode_discard(struct buf *out)
+{
+	return encode_bare(out, 'd');
+}
+
+bool
+milter_encode_progress(struct buf *out)
+{
+	return encode_bare(out, 'p');
+}
 
 static bool
 is_digit(uint8_t c)
