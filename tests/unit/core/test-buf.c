@@ -35,6 +35,7 @@ test_span_eq(void **state)
 	assert_true(span_has_prefix_ci(span_make("Received: x", 11), "received:"));
 	assert_false(span_has_prefix_ci(span_make("Recei", 5), "received:"));
 	assert_false(span_has_prefix_ci(span_make("Re\0eived:", 9), "received:"));
+	assert_true(span_has_prefix_ci(span_make(NULL, 0), ""));
 
 	struct span c = span_from_cstr("abc");
 	assert_int_equal(c.len, 3);
