@@ -610,6 +610,7 @@ set_enum(struct cfg_ctx *x, const struct cfg_key *k, struct fy_node *v, int line
 	int i = enum_index(k->values, s);
 	if (i < 0)
 		return fail(x, line, "\"%s\" is not one of %s", value_str(x, s).s, enum_list(k->values).s);
+	_Static_assert(sizeof(enum cfg_on_error) == sizeof(int), "enum fields are stored as int");
 	if (k->flags & CFG_F_ENUM_STR)
 		*(const char **)f = k->values[i];
 	else
@@ -750,8 +751,12 @@ walk_mapping(struct cfg_ctx *x, struct fy_node *map, const struct cfg_key *tab, 
 		int kline = line_or(k, line_or(v, 0));
 		if (!is_scalar(k) || is_null(k))
 			return fail(x, kline, "keys must be plain strings, got %s", node_kind(k));
-		struct path_mark m = path_push(x, scalar_span(k), true);
-		bool ok = apply_key(x, kline, v, tab, ntab, base, seen, rel);
+		struct span ks = scalar_span(k);
+		struct path_mark m = path_push(x, ks, true);
+		/* "limits.mime_depth: 5" would otherwise match the table's own path
+		 * and set the key a second time behind the nested form's back. */
+		bool ok = span_find_byte(ks, '.') < 0 ?
+		    apply_key(x, kline, v, tab, ntab, base, seen, rel) : fail(x, kline, "unknown key");
 		path_pop(x, m);
 		if (!ok)
 			return false;
@@ -1114,7 +1119,9 @@ out:
 struct fconf *
 cfg_load_buffer(const char *name, const char *data, size_t len, char *err, size_t errlen)
 {
-	struct cfg_ctx x = { .name = name, .err = err, .errlen = err != NULL ? errlen : 0 };
+	struct cfg_ctx x = { .name = name != NULL ? name : "(config)", .err = err,
+		.errlen = err != NULL ? errlen : 0 };
+	name = x.name;
 	if (len > CFG_MAX_FILE) {
 		if (x.errlen > 0)
 			snprintf(err, errlen, "%s: too large (more than 16M)", name);

@@ -466,6 +466,11 @@ test_error_unknown_key(void **state)
 	expect_error("symbols:\n  FOO: {weight: 1, colour: red}\n",
 	    "t.yaml:2: symbols.FOO.colour: unknown key");
 	expect_error("\"wor\\x01kers\": 1\n", "t.yaml:1: wor?kers: unknown key");
+	/* Only the nested form: a dotted key would set the same field twice. */
+	expect_error("limits:\n  mime_depth: 5\nlimits.mime_depth: 6\n",
+	    "t.yaml:3: limits.mime_depth: unknown key");
+	expect_error("rbl:\n  zones:\n    - {symbol: A, zone: a.b, returncodes.X: 1}\n",
+	    "t.yaml:3: rbl.zones[0].returncodes.X: unknown key");
 }
 
 static void
