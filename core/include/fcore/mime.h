@@ -202,6 +202,11 @@ struct mime_message {
  * the arena budget is exhausted before the top level could be built. */
 struct mime_message *mime_parse(struct arena *a, struct span raw, const struct mime_limits *limits);
 
+/* The extract step (core/extract.c): visible text of HTML parts, URLs,
+ * e-mail addresses and words. mime_parse() calls it last; a weak no-op
+ * default is linked when extract.c is absent. */
+void mime_extract(struct arena *a, struct mime_message *m, const struct mime_limits *limits);
+
 /* First top-level header of that name (ASCII case-insensitive), or NULL. */
 const struct mime_header *mime_header_get(const struct mime_headers *h, const char *name);
 size_t mime_header_count(const struct mime_headers *h, const char *name);
