@@ -68,6 +68,9 @@ void mime_received_parse(struct arena *a, const char *v, size_t len, struct mime
 
 /* mime_date.c: RFC 5322 date and common broken forms. */
 bool mime_date_parse(const char *s, size_t len, time_t *t_r);
+/* Same; *odd_r is set when the date needed a repair beyond RFC 5322's
+ * obsolete syntax (e.g. the Y2K year "0102"). */
+bool mime_date_parse_ex(const char *s, size_t len, time_t *t_r, bool *odd_r);
 
 /* mime_decode.c: transfer decoders. *bad_r is set on malformed input; output
  * is always produced from what could be decoded. */

@@ -16,6 +16,7 @@
 struct dt {
 	int day, mon, year, h, m, s;
 	long tz; /* seconds east of UTC */
+	bool odd; /* parsed, but not as RFC 5322 writes it */
 };
 
 static int
@@ -112,8 +113,14 @@ number(struct dt *d, const char *p, size_t n)
 	if (digits(p, n, 9, &v) != n)
 		return;
 	if (n >= 4 || (d->day >= 0 && d->year < 0) || v > 31) {
-		if (d->year < 0)
-			d->year = n <= 2 ? (v < 50 ? 2000 + v : 1900 + v) : (n == 3 ? 1900 + v : v);
+		if (d->year >= 0)
+			return;
+		d->year = n <= 2 ? (v < 50 ? 2000 + v : 1900 + v) : (n == 3 ? 1900 + v : v);
+		/* "0102": year - 1900 printed with %04d by Y2K-broken mailers */
+		if (n == 4 && v >= 100 && v < 200) {
+			d->year = 1900 + v;
+			d->odd = true;
+		}
 	} else if (d->day < 0) {
 		d->day = v;
 	}
@@ -154,6 +161,29 @@ dashed(struct dt *d, const char *p, size_t n)
 	return true;
 }
 
+/* "2002/09/14" or US "09/14/2002" */
+static void
+slashed(struct dt *d, const char *p, size_t n)
+{
+	int v[3];
+	size_t len[3], i = 0;
+	for (int f = 0; f < 3; f++) {
+		len[f] = digits(p + i, n - i, 4, &v[f]);
+		if (len[f] == 0)
+			return;
+		i += len[f];
+		if (f < 2 && (i >= n || p[i++] != '/'))
+			return;
+	}
+	if (len[0] == 4) {
+		d->year = v[0], d->mon = v[1] - 1, d->day = v[2];
+	} else {
+		d->mon = v[0] - 1, d->day = v[1];
+		d->year = len[2] == 4 ? v[2] : (v[2] < 50 ? 2000 + v[2] : 1900 + v[2]);
+	}
+	d->odd = true;
+}
+
 static void
 token(struct dt *d, const char *p, size_t n)
 {
@@ -164,6 +194,8 @@ token(struct dt *d, const char *p, size_t n)
 			hms(p, n, d);
 		else if (memchr(p, '-', n) != NULL)
 			dashed(d, p, n);
+		else if (memchr(p, '/', n) != NULL)
+			slashed(d, p, n);
 		else if (memchr(p, '.', n) != NULL && d->day >= 0 && d->h < 0)
 			hms(p, n, d);
 		else
@@ -178,7 +210,14 @@ token(struct dt *d, const char *p, size_t n)
 bool
 mime_date_parse(const char *s, size_t len, time_t *t_r)
 {
-	struct dt d = { -1, -1, -1, -1, 0, 0, 0 };
+	bool odd;
+	return mime_date_parse_ex(s, len, t_r, &odd);
+}
+
+bool
+mime_date_parse_ex(const char *s, size_t len, time_t *t_r, bool *odd_r)
+{
+	struct dt d = { -1, -1, -1, -1, 0, 0, 0, false };
 	size_t i = 0;
 
 	while (i < len) {
@@ -204,5 +243,6 @@ mime_date_parse(const char *s, size_t len, time_t *t_r)
 	if (t == (time_t)-1)
 		return false;
 	*t_r = t - d.tz;
+	*odd_r = d.odd;
 	return true;
 }

@@ -85,10 +85,11 @@ date(struct mime_ctx *c)
 		return;
 	}
 	c->m->has_date = true;
-	if (!mime_date_parse(h->value, h->value_len, &c->m->date)) {
+	bool odd = false;
+	if (!mime_date_parse_ex(h->value, h->value_len, &c->m->date, &odd))
 		c->m->date = 0;
+	if (c->m->date == 0 || odd)
 		mime_anomaly_add(c, MIME_A_INVALID_DATE, h->value, -1);
-	}
 }
 
 static void
