@@ -168,11 +168,13 @@ static bool
 bare_words(struct arena *a, struct mime_addr *m, const char *s, size_t n)
 {
 	ptrdiff_t at = find_top(s, n, '@');
+	struct scan st = { 0 };
+	size_t b = 0, e = (size_t)(at < 0 ? 0 : at);
 	if (at < 0)
 		return false;
-	size_t b = (size_t)at, e = (size_t)at;
-	while (b > 0 && !mime_is_wsp((uint8_t)s[b - 1]))
-		b--;
+	for (size_t i = 0; i < (size_t)at; i++)
+		if (scan_step(&st, s[i]) && mime_is_wsp((uint8_t)s[i]))
+			b = i + 1; /* whitespace outside quotes and comments */
 	while (e < n && !mime_is_wsp((uint8_t)s[e]))
 		e++;
 	if (b == 0)

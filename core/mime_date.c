@@ -190,10 +190,11 @@ token(struct dt *d, const char *p, size_t n)
 	if (p[0] == '+' || (p[0] == '-' && n > 1 && p[1] >= '0' && p[1] <= '9')) {
 		offset(p, n, &d->tz);
 	} else if (p[0] >= '0' && p[0] <= '9') {
-		if (memchr(p, ':', n) != NULL && d->h < 0)
-			hms(p, n, d);
-		else if (memchr(p, '-', n) != NULL)
+		const char *colon = memchr(p, ':', n), *dash = memchr(p, '-', n);
+		if (dash != NULL && (colon == NULL || dash < colon))
 			dashed(d, p, n);
+		else if (colon != NULL && d->h < 0)
+			hms(p, n, d);
 		else if (memchr(p, '/', n) != NULL)
 			slashed(d, p, n);
 		else if (memchr(p, '.', n) != NULL && d->day >= 0 && d->h < 0)

@@ -157,10 +157,16 @@ keyword(const struct tok *t)
 }
 
 static void
-finish_from(struct mime_received *r)
+finish_from(struct arena *a, struct mime_received *r)
 {
 	if (r->from_name == NULL)
 		return;
+	/* "from [ip]": the address literal counts only when no comment gave
+	 * the connecting IP (Postfix puts the HELO literal there) */
+	if (r->from_name[0] == '[') {
+		const char *e = strchr(r->from_name, ']');
+		try_ip(a, r, r->from_name + 1, e ? (size_t)(e - r->from_name) - 1 : strlen(r->from_name) - 1);
+	}
 	bool unknown = strcmp(r->from_name, "unknown") == 0 || r->from_name[0] == '[';
 	if (r->from_name[0] == '[' && r->ip == NULL)
 		return;
@@ -206,15 +212,11 @@ mime_received_parse(struct arena *a, const char *v, size_t len, struct mime_rece
 		want_word = false;
 		if (cl == CL_FROM && r->from_name == NULL) {
 			r->from_name = dup_word(a, t.p, t.n);
-			if (t.n > 2 && t.p[0] == '[') {
-				const char *e = memchr(t.p, ']', t.n);
-				try_ip(a, r, t.p + 1, e ? (size_t)(e - t.p) - 1 : t.n - 1);
-			}
 		} else if (cl == CL_BY && r->by == NULL) {
 			r->by = dup_word(a, t.p, t.n);
 		} else if (cl == CL_WITH && r->with == NULL) {
 			r->with = arena_strndup(a, t.p, t.n);
 		}
 	}
-	finish_from(r);
+	finish_from(a, r);
 }

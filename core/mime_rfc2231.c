@@ -165,6 +165,8 @@ merge(struct arena *a, struct rawp *r, size_t n, size_t first)
 		}
 		pct_decode(&b, v);
 	}
+	if (strcmp(r[first].base, "boundary") == 0)
+		return buf_cstr(&b); /* matched byte for byte: never decoded */
 	if (!any_ext || cs[0] == '\0') {
 		size_t l;
 		uint32_t fl = 0;
