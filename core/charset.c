@@ -266,9 +266,18 @@ is_ascii_name(const char *cs)
 	    strcasecmp(cs, "ansi_x3.4-1968") == 0;
 }
 
+static size_t
+count_high(struct span s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s.len && n < 4; i++)
+		n += s.p[i] >= 0x80;
+	return n;
+}
+
 /* Undeclared or wrongly declared 8-bit text: guess, then convert. */
-static bool
-convert_guess(struct arena *a, struct span in, struct span *out, const char **used_r, uint32_t *flags)
+bool
+charset_guess_utf8(struct arena *a, struct span in, struct span *out, const char **used_r, uint32_t *flags)
 {
 	size_t nbad;
 	const char *cs;
@@ -279,7 +288,9 @@ convert_guess(struct arena *a, struct span in, struct span *out, const char **us
 		*used_r = "utf-8";
 		return true;
 	}
-	cs = charset_detect(a, in);
+	/* uchardet guesses wildly on a handful of 8-bit bytes; Western
+	 * text is the better bet there */
+	cs = count_high(in) >= 4 ? charset_detect(a, in) : NULL;
 	if (cs == NULL || is_utf8_name(cs) || is_ascii_name(cs))
 		cs = "windows-1252";
 	iconv_t cd = iconv_get(cs);
@@ -312,7 +323,7 @@ charset_to_utf8(struct arena *a, struct span in, const char *cs, struct span *ou
 		}
 	}
 	if (cs == NULL || is_ascii_name(cs))
-		return convert_guess(a, in, out, used_r, flags);
+		return charset_guess_utf8(a, in, out, used_r, flags);
 	if (is_utf8_name(cs)) {
 		if (charset_is_utf8(in)) {
 			*out = in;
@@ -326,13 +337,28 @@ charset_to_utf8(struct arena *a, struct span in, const char *cs, struct span *ou
 		*used_r = "utf-8";
 		return true;
 	}
+	/* 8-bit bytes under a 7-bit charset: the label is wrong */
+	if (!charset_is_ascii(in) && (strncasecmp(cs, "iso-2022", 8) == 0 || strcasecmp(cs, "utf-7") == 0))
+		return charset_guess_utf8(a, in, out, used_r, flags);
 	iconv_t cd = iconv_get(cs);
 	if (cd == (iconv_t)-1)
-		return convert_guess(a, in, out, used_r, flags);
+		return charset_guess_utf8(a, in, out, used_r, flags);
 	if (!run_iconv(a, cd, in, out, &nbad))
 		return false;
-	if (nbad > 0)
-		*flags |= MIME_PART_CHARSET_INVALID;
 	*used_r = cs;
+	if (nbad > 0) {
+		/* a guess that converts cleanly beats a label that does not */
+		struct span g;
+		const char *gused;
+		uint32_t gfl = 0;
+		if (charset_guess_utf8(a, in, &g, &gused, &gfl) && !(gfl & MIME_PART_CHARSET_INVALID) &&
+		    strcasecmp(gused, "windows-1252") != 0) {
+			*out = g;
+			*used_r = gused;
+			*flags |= MIME_PART_CHARSET_DETECTED;
+			return true;
+		}
+		*flags |= MIME_PART_CHARSET_INVALID;
+	}
 	return true;
 }

@@ -90,6 +90,10 @@ bool charset_to_utf8(struct arena *a, struct span in, const char *cs, struct spa
  * charset is unknown to iconv. Invalid sequences become U+FFFD (*bad_r). */
 char *charset_convert(struct arena *a, struct span in, const char *cs, size_t *len_r, bool *bad_r);
 bool charset_is_utf8(struct span s);
+/* Text without a usable label: valid UTF-8 is kept, else uchardet's guess
+ * (windows-1252 when there is too little 8-bit text to guess from). */
+bool charset_guess_utf8(struct arena *a, struct span in, struct span *out, const char **used_r,
+    uint32_t *flags);
 bool charset_is_ascii(struct span s);
 /* Copies s replacing invalid UTF-8 with U+FFFD; counts replacements. */
 struct span charset_utf8_repair(struct arena *a, struct span s, size_t *nbad_r);

@@ -46,6 +46,21 @@ b64_flush(uint32_t acc, unsigned n, uint8_t *o, bool *bad_r)
 	return 0;
 }
 
+/* After padding: does base64 go on (concatenated blocks occur in the
+ * wild)? Only if the next non-blank line is made of base64 characters. */
+static bool
+more_base64(struct span in, size_t i)
+{
+	while (i < in.len && (in.p[i] == ' ' || in.p[i] == '\t' || in.p[i] == '\r' || in.p[i] == '\n'))
+		i++;
+	if (i >= in.len)
+		return false;
+	for (; i < in.len && in.p[i] != '\r' && in.p[i] != '\n'; i++)
+		if (b64_tab[in.p[i]] == 0 && in.p[i] != '=' && in.p[i] != ' ' && in.p[i] != '\t')
+			return false;
+	return true;
+}
+
 struct span
 mime_decode_base64(struct arena *a, struct span in, bool *bad_r)
 {
@@ -69,11 +84,17 @@ mime_decode_base64(struct arena *a, struct span in, bool *bad_r)
 				n = 0;
 			}
 		} else if (c == '=') {
-			/* padding closes the quantum; data after it is decoded
-			 * too, as concatenated base64 blocks occur in the wild */
 			o += b64_flush(acc, n, out + o, bad_r);
 			acc = 0;
 			n = 0;
+			while (i + 1 < in.len && in.p[i + 1] == '=')
+				i++;
+			if (!more_base64(in, i + 1)) {
+				/* a list footer or signature appended after the
+				 * data: not part of the body, and common enough in
+				 * legitimate list mail not to count as bad input */
+				break;
+			}
 		} else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
 			*bad_r = true;
 		}

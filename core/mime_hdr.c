@@ -4,6 +4,9 @@
  * A block ends at the first empty line. A line that is neither a header nor
  * a continuation ends it too: that line is the first line of the body, as
  * Postfix and most MUAs treat it, and BROKEN_HEADERS records the damage.
+ * The exception is a line shaped like a header whose name has bytes RFC 5322
+ * forbids (8-bit, controls) after at least one good header: it is dropped
+ * and the block goes on, since the headers after it are real.
  * Line ends may be CRLF, LF or a bare CR; all three are accepted everywhere
  * because real mail mixes them.
  */
@@ -94,6 +97,17 @@ header_name_ok(const uint8_t *p, size_t len, size_t *name_len_r)
 	return true;
 }
 
+static bool
+has_wsp(const uint8_t *p, size_t len)
+{
+	while (len > 0 && mime_is_wsp(p[len - 1]))
+		len--;
+	for (size_t i = 0; i < len; i++)
+		if (mime_is_wsp(p[i]))
+			return true;
+	return false;
+}
+
 static struct mime_header *
 header_push(struct arena *a, struct mime_headers *h, size_t *cap)
 {
@@ -170,11 +184,15 @@ mime_hdr_block(struct mime_ctx *c, struct span raw, struct mime_headers *h, int 
 			continue;
 		}
 		const uint8_t *colon = memchr(line, ':', len);
+		size_t end = header_end(raw, next, &cend);
 		if (colon == NULL || !header_name_ok(line, (size_t)(colon - line), &name_len)) {
 			mime_anomaly_once(c, MIME_A_BROKEN_HEADERS, "non-header line", part);
-			return pos;
+			if (colon == NULL || h->n == 0 || has_wsp(line, (size_t)(colon - line)))
+				return pos; /* the body starts here */
+			/* "Bad\xecName: x" among headers: drop it, keep going */
+			pos = end;
+			continue;
 		}
-		size_t end = header_end(raw, next, &cend);
 		if (cend == 0)
 			cend = pos + len;
 		if (h->n >= c->lim->max_header_lines) {

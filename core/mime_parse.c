@@ -8,9 +8,9 @@
  * pre-order with parents before children. Indices, not pointers, link parts
  * because the parts array grows by reallocation.
  *
- * A multipart body is split on "--boundary" at the start of a line, followed
- * only by optional "--" and whitespace; a longer line that merely starts
- * with the delimiter is body text (RFC 2046 5.1.1). An outer boundary ends
+ * A multipart body is split on "--boundary" at the start of a line; the
+ * rest of the line is ignored (RFC 2046 5.1.1) unless it continues the
+ * boundary with more boundary characters (see delim_line()). An outer boundary ends
  * an inner part even when the inner multipart never closed, as in every
  * mail client. Preamble and epilogue are skipped. Past max_depth or
  * max_parts the entity becomes a leaf (or is dropped) and a limit anomaly
@@ -196,8 +196,12 @@ content_type(struct mime_ctx *c, struct mime_part *p, bool digest)
 		if (cv.broken)
 			mime_anomaly_add(c, MIME_A_BROKEN_CONTENT_TYPE, arena_strndup(c->a, v, len),
 			    (int)p->index);
-		p->type = mime_lower_dup(c->a, t.p, t.len);
-		p->subtype = mime_lower_dup(c->a, st.p, st.len);
+		const char *ty = mime_lower_dup(c->a, t.p, t.len);
+		const char *sub = mime_lower_dup(c->a, st.p, st.len);
+		if (ty != NULL && sub != NULL) { /* else the arena ran dry: keep defaults */
+			p->type = ty;
+			p->subtype = sub;
+		}
 	}
 	const char *cs = mime_param_get(cv.params, cv.nparams, "charset");
 	if (cs != NULL) {
@@ -322,22 +326,30 @@ leaf(struct mime_ctx *c, struct mime_part *p, bool as_text)
 
 /* ---- multipart ---- */
 
+/* RFC 2046 bchars (space aside): a delimiter followed by one of these is
+ * the start of a longer boundary, not this one. */
+static bool
+is_bchar(uint8_t ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch != 0 && strchr("'()+_,-./:=?", ch) != NULL);
+}
+
 /* Where the line holding the delimiter at k ends; -1 if that line is not a
- * delimiter (something other than "--" and whitespace follows). */
+ * delimiter. RFC 2046 matches the boundary as a line prefix and ignores the
+ * rest of the line, but mailers nest boundaries that extend one another
+ * ("=_abc" outside, "=_abc_alt" inside), so a prefix followed by another
+ * boundary character does not count. */
 static ptrdiff_t
-delim_line(struct span b, size_t k, size_t dlen, bool prefix_ok, bool *closing)
+delim_line(struct span b, size_t k, size_t dlen, bool *closing)
 {
 	size_t i = k + dlen, next;
 	*closing = i + 1 < b.len && b.p[i] == '-' && b.p[i + 1] == '-';
-	if (*closing)
-		i += 2;
-	size_t len = i < b.len ? mime_line(b, i, &next) : 0;
+	if (!*closing && i < b.len && is_bchar(b.p[i]))
+		return -1;
 	if (i >= b.len)
-		next = b.len;
-	if (!prefix_ok)
-		for (size_t j = 0; j < len; j++)
-			if (!mime_is_wsp(b.p[i + j]))
-				return -1;
+		return (ptrdiff_t)b.len;
+	mime_line(b, i, &next);
 	return (ptrdiff_t)next;
 }
 
@@ -357,19 +369,18 @@ static unsigned
 split(struct mime_ctx *c, struct mime_part *p, struct span bnd, struct stack *st, bool *closed)
 {
 	struct span b = p->raw_body;
-	char dbuf[2 + 2048];
-	bool trunc = false;
 	size_t pos = 0, start = 0, nkids = 0, first = st->n;
 	bool in_part = false;
 
-	if (bnd.len > c->lim->max_boundary || bnd.len > 2048) {
-		/* RFC 2046 allows 70; mailers send more. Matching the first
-		 * max_boundary bytes still finds every part (Postfix does
-		 * the same) while bounding the work per line. */
-		bnd.len = c->lim->max_boundary < 2048 ? c->lim->max_boundary : 2048;
-		trunc = true;
+	/* RFC 2046 allows 70 characters; mailers send more and the limit
+	 * only reports it. Matching still uses the whole boundary: memmem
+	 * is linear in the needle, and a truncated boundary would match
+	 * lines that merely share its first bytes. */
+	if (bnd.len > c->lim->max_boundary)
 		mime_anomaly_add(c, MIME_A_LIMIT_BOUNDARY, NULL, (int)p->index);
-	}
+	char *dbuf = arena_alloc(c->a, bnd.len + 2);
+	if (dbuf == NULL)
+		return 0;
 	dbuf[0] = dbuf[1] = '-';
 	memcpy(dbuf + 2, bnd.p, bnd.len);
 	struct span delim = span_make(dbuf, bnd.len + 2);
@@ -384,10 +395,12 @@ split(struct mime_ctx *c, struct mime_part *p, struct span bnd, struct stack *st
 		pos = k + 1;
 		if (k > 0 && b.p[k - 1] != '\n' && b.p[k - 1] != '\r')
 			continue;
-		if ((next = delim_line(b, k, delim.len, trunc, &closing)) < 0)
+		if ((next = delim_line(b, k, delim.len, &closing)) < 0)
 			continue;
 		if (in_part && nkids < c->lim->max_parts) {
-			struct frame fr = { span_sub(b, start, content_end(b, k) - start), (int)p->index,
+			/* two delimiter lines in a row: an empty part */
+			size_t end = content_end(b, k) > start ? content_end(b, k) : start;
+			struct frame fr = { span_sub(b, start, end - start), (int)p->index,
 				p->depth + 1, strcmp(p->subtype, "digest") == 0 };
 			if (!push(c->a, st, fr))
 				break;
@@ -416,22 +429,59 @@ split(struct mime_ctx *c, struct mime_part *p, struct span bnd, struct stack *st
 	return (unsigned)nkids;
 }
 
+/* A second Content-Type header may carry the boundary the body really
+ * uses (seen in spam: the first names one, the parts use another). */
+static unsigned
+split_other_ctypes(struct mime_ctx *c, struct mime_part *p, struct stack *st, bool *closed)
+{
+	const struct mime_headers *hs = &p->headers;
+	bool first = true;
+
+	for (size_t i = 0; i < hs->n; i++) {
+		struct mime_ctval cv;
+		size_t len;
+		const char *v, *b;
+		if (!span_caseeq_cstr(hs->v[i].name, "Content-Type"))
+			continue;
+		if (first) {
+			first = false;
+			continue;
+		}
+		if ((v = hdr_unfolded(c, &hs->v[i], &len)) == NULL)
+			return 0;
+		mime_ctval_parse(c->a, v, len, &cv);
+		b = mime_param_get(cv.params, cv.nparams, "boundary");
+		if (b == NULL || *b == '\0' || !span_has_prefix_ci(cv.token, "multipart/"))
+			continue;
+		unsigned n = split(c, p, span_from_cstr(b), st, closed);
+		if (n > 0) {
+			mime_anomaly_add(c, MIME_A_BROKEN_CONTENT_TYPE, "boundary from a second Content-Type",
+			    (int)p->index);
+			return n;
+		}
+	}
+	return 0;
+}
+
 static bool
 multipart(struct mime_ctx *c, struct mime_part *p, struct stack *st)
 {
 	const char *bnd = mime_param_get(p->params, p->nparams, "boundary");
-	bool closed;
+	bool closed = false;
+	unsigned n = 0;
 
-	if (bnd == NULL || *bnd == '\0') {
-		mime_anomaly_add(c, MIME_A_BOUNDARY_MISSING, "no boundary parameter", (int)p->index);
-		return false;
-	}
 	if (p->depth >= c->lim->max_depth) {
 		mime_anomaly_once(c, MIME_A_LIMIT_DEPTH, NULL, (int)p->index);
 		return false;
 	}
-	if (split(c, p, span_from_cstr(bnd), st, &closed) == 0) {
-		mime_anomaly_add(c, MIME_A_BOUNDARY_MISSING, "boundary not found", (int)p->index);
+	if (bnd != NULL && *bnd != '\0')
+		n = split(c, p, span_from_cstr(bnd), st, &closed);
+	if (n == 0)
+		n = split_other_ctypes(c, p, st, &closed);
+	if (n == 0) {
+		mime_anomaly_add(c, MIME_A_BOUNDARY_MISSING,
+		    bnd == NULL || *bnd == '\0' ? "no boundary parameter" : "boundary not found",
+		    (int)p->index);
 		return false;
 	}
 	if (!closed)

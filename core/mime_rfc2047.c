@@ -87,7 +87,8 @@ q_decode(struct buf *b, struct span t)
 	return true;
 }
 
-/* Raw text between words: 8-bit bytes are made UTF-8 here. */
+/* Raw text between words: 8-bit bytes are made UTF-8 here, by guessing:
+ * headers carry no charset label of their own. */
 static bool
 append_text(struct arena *a, struct buf *out, const char *p, size_t n, uint32_t *flags)
 {
@@ -97,10 +98,10 @@ append_text(struct arena *a, struct buf *out, const char *p, size_t n, uint32_t 
 	*flags |= MIME_HDR_8BIT;
 	if (charset_is_utf8(sp))
 		return buf_append(out, p, n);
-	bool bad;
-	size_t cl;
-	char *c = charset_convert(a, sp, "windows-1252", &cl, &bad);
-	return c != NULL && buf_append(out, c, cl);
+	struct span g;
+	const char *used;
+	uint32_t gfl = 0;
+	return charset_guess_utf8(a, sp, &g, &used, &gfl) && buf_append_span(out, g);
 }
 
 static bool

@@ -72,6 +72,15 @@ test_boundary_like_lines(void **state)
 	assert_span(m->parts[1].text, "--bb is not it\n --b neither\nx--b nor");
 	assert_span(m->parts[2].text, "second");
 	assert_false(mime_message_has_anomaly(m, MIME_A_BOUNDARY_UNCLOSED));
+	/* RFC 2046: the rest of a delimiter line is ignored */
+	m = parse_str("Content-Type: multipart/mixed; boundary=b\n\n--b ignored\n\none\n--b-- also\nepilogue\n");
+	assert_int_equal(m->nparts, 2);
+	assert_span(m->parts[1].text, "one");
+	/* doubled delimiter lines: an empty part, not a swallowed one */
+	m = parse_str("Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\nContent-Type: text/html\n\nx\n--b--\n");
+	assert_int_equal(m->nparts, 3);
+	assert_int_equal(m->parts[1].raw.len, 0);
+	assert_str(m->parts[2].subtype, "html");
 }
 
 static void
