@@ -472,6 +472,7 @@ multipart(struct mime_ctx *c, struct mime_part *p, struct stack *st)
 
 	if (p->depth >= c->lim->max_depth) {
 		mime_anomaly_once(c, MIME_A_LIMIT_DEPTH, NULL, (int)p->index);
+		p->flags |= MIME_PART_TRUNCATED;
 		return false;
 	}
 	if (bnd != NULL && *bnd != '\0')
@@ -504,6 +505,7 @@ message(struct mime_ctx *c, struct mime_part *p, struct stack *st)
 {
 	if (p->depth >= c->lim->max_depth) {
 		mime_anomaly_once(c, MIME_A_LIMIT_DEPTH, NULL, (int)p->index);
+		p->flags |= MIME_PART_TRUNCATED;
 		leaf(c, p, false);
 		return;
 	}
@@ -561,6 +563,8 @@ build_tree(struct mime_ctx *c, struct span raw)
 			if (!dropped)
 				mime_anomaly_add(c, MIME_A_LIMIT_PARTS, NULL, f.parent);
 			dropped = true;
+			if (f.parent >= 0)
+				c->m->parts[f.parent].flags |= MIME_PART_TRUNCATED;
 			continue;
 		}
 		struct mime_part *p = new_part(c, &f);

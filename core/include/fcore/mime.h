@@ -9,7 +9,9 @@
  *
  * Lifetimes: every pointer in these structures lives in the arena passed to
  * mime_parse(); spans named raw point into the caller's message buffer, which
- * must outlive the arena's use.
+ * must outlive the arena's use. (One exception: the parts of a base64- or
+ * QP-encoded message/rfc822 live in their parent's decoded buffer, an arena
+ * copy.)
  */
 #ifndef FCORE_MIME_H
 #define FCORE_MIME_H

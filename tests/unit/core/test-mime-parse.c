@@ -200,6 +200,7 @@ test_deep_nesting(void **state)
 	assert_true(mime_message_has_anomaly(m, MIME_A_LIMIT_DEPTH));
 	assert_true(m->limit_hit);
 	assert_int_equal(m->nparts, 17); /* depths 0..16 */
+	assert_true(m->parts[16].flags & MIME_PART_TRUNCATED);
 	struct mime_limits lim;
 	mime_limits_default(&lim);
 	lim.max_depth = 5000;
@@ -224,6 +225,7 @@ test_parts_limit(void **state)
 	struct mime_message *m = mime_parse(ta, buf_span(&b), NULL);
 	assert_int_equal(m->nparts, 1024);
 	assert_true(mime_message_has_anomaly(m, MIME_A_LIMIT_PARTS));
+	assert_true(m->parts[0].flags & MIME_PART_TRUNCATED);
 	assert_span(m->parts[1].text, "0");
 }
 
