@@ -63,11 +63,24 @@ mime_hdr_unfold(struct arena *a, struct span raw, size_t *len_r)
 
 	if (out == NULL)
 		return NULL;
-	for (size_t i = 0; i < raw.len; i++) {
-		uint8_t c = raw.p[i];
-		if (c == '\r' || c == '\n')
-			continue;
-		out[o++] = c == '\0' ? ' ' : (char)c;
+	for (size_t i = 0; i < raw.len;) {
+		/* copy runs between line ends in one go */
+		const uint8_t *nl = memchr(raw.p + i, '\n', raw.len - i);
+		size_t end = nl ? (size_t)(nl - raw.p) : raw.len;
+		size_t run = end - i;
+		if (run > 0 && raw.p[end - 1] == '\r')
+			run--;
+		memcpy(out + o, raw.p + i, run);
+		o += run;
+		i = end + 1;
+	}
+	/* bare CRs and NULs inside the runs: rare, so a second pass */
+	if (memchr(out, '\r', o) != NULL || memchr(out, '\0', o) != NULL) {
+		size_t k = 0;
+		for (size_t i = 0; i < o; i++)
+			if (out[i] != '\r')
+				out[k++] = out[i] == '\0' ? ' ' : out[i];
+		o = k;
 	}
 	while (s < o && mime_is_wsp((uint8_t)out[s]))
 		s++;

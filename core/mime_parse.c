@@ -602,11 +602,21 @@ mime_parse(struct arena *a, struct span raw, const struct mime_limits *limits)
 	return c.m;
 }
 
+/* Cheap length and first-letter test before the full comparison: header
+ * lookups run many times per part. */
+static bool
+name_is(struct span n, const char *name, size_t len)
+{
+	return n.len == len && len > 0 && ((n.p[0] ^ (uint8_t)name[0]) & ~0x20) == 0 &&
+	    span_caseeq_cstr(n, name);
+}
+
 const struct mime_header *
 mime_header_get(const struct mime_headers *h, const char *name)
 {
+	size_t len = strlen(name);
 	for (size_t i = 0; i < h->n; i++)
-		if (span_caseeq_cstr(h->v[i].name, name))
+		if (name_is(h->v[i].name, name, len))
 			return &h->v[i];
 	return NULL;
 }
@@ -614,9 +624,9 @@ mime_header_get(const struct mime_headers *h, const char *name)
 size_t
 mime_header_count(const struct mime_headers *h, const char *name)
 {
-	size_t n = 0;
+	size_t n = 0, len = strlen(name);
 	for (size_t i = 0; i < h->n; i++)
-		if (span_caseeq_cstr(h->v[i].name, name))
+		if (name_is(h->v[i].name, name, len))
 			n++;
 	return n;
 }

@@ -279,6 +279,9 @@ test_broken_headers(void **state)
 	m = parse_str("Subject : spaced\n\nx");
 	assert_str(m->subject, "spaced");
 	assert_false(mime_message_has_anomaly(m, MIME_A_BROKEN_HEADERS));
+	/* NUL becomes a space; a bare CR ends the line like LF does */
+	m = mime_parse(ta, SPAN_LIT("Subject: a\0b\r\tc\n\nx"), NULL);
+	assert_str(m->subject, "a b\tc");
 	/* no blank line at all */
 	m = parse_str("Subject: only headers");
 	assert_str(m->subject, "only headers");
