@@ -28,12 +28,16 @@ struct pending {
 	bool active;
 };
 
+/* last_term: offset of the last "?=" in s (or 0): a word that starts after
+ * it cannot end, which keeps hostile "=?a?q?x=?a?q?x..." values linear. */
 static bool
-ew_parse(const char *s, size_t len, size_t at, struct ew *w)
+ew_parse(const char *s, size_t len, size_t at, size_t last_term, struct ew *w)
 {
 	size_t i = at + 2, cs0 = i;
 
-	while (i < len && s[i] != '?' && s[i] != ' ' && s[i] != '\t')
+	if (at >= last_term)
+		return false;
+	while (i < len && i - cs0 < 40 && s[i] != '?' && s[i] != ' ' && s[i] != '\t')
 		i++;
 	if (i >= len || s[i] != '?' || i == cs0 || i - cs0 >= 40)
 		return false;
@@ -47,15 +51,24 @@ ew_parse(const char *s, size_t len, size_t at, struct ew *w)
 	if (w->enc != 'B' && w->enc != 'Q')
 		return false;
 	size_t t0 = i + 3;
-	for (size_t k = t0; k + 1 < len; k++) {
-		if (s[k] == '?' && s[k + 1] == '=') {
-			w->text = span_make(s + t0, k - t0);
-			w->start = at;
-			w->end = k + 2;
-			return true;
-		}
-	}
-	return false;
+	if (t0 > last_term)
+		return false;
+	ptrdiff_t f = span_find(span_make(s + t0, len - t0), SPAN_LIT("?="));
+	if (f < 0)
+		return false;
+	w->text = span_make(s + t0, (size_t)f);
+	w->start = at;
+	w->end = t0 + (size_t)f + 2;
+	return true;
+}
+
+static size_t
+last_terminator(const char *s, size_t len)
+{
+	for (size_t k = len; k >= 2; k--)
+		if (s[k - 2] == '?' && s[k - 1] == '=')
+			return k - 2;
+	return 0;
 }
 
 static int
@@ -160,6 +173,7 @@ mime_rfc2047_decode(struct arena *a, const char *s, size_t len, size_t *len_r, u
 		*len_r = len;
 		return (char *)(uintptr_t)s; /* unfold output: already an arena copy */
 	}
+	size_t last_term = last_terminator(s, len);
 	buf_init(&out, a);
 	buf_init(&tmp, a);
 	buf_init(&pd.bytes, a);
@@ -169,7 +183,7 @@ mime_rfc2047_decode(struct arena *a, const char *s, size_t len, size_t *len_r, u
 		if (f < 0)
 			break;
 		size_t at = i + (size_t)f;
-		if (!ew_parse(s, len, at, &w)) {
+		if (!ew_parse(s, len, at, last_term, &w)) {
 			/* not a word: emit through "=?" and go on */
 			if (!flush(a, s, &pd, &out, flags) ||
 			    !append_text(a, &out, s + i, at + 2 - i, flags))

@@ -1,6 +1,8 @@
 /* RFC 2047 encoded words, table-driven, plus folding through a full parse. */
 #include "mime-test.h"
 
+#include <time.h>
+
 static const struct {
 	const char *in, *want;
 	uint32_t flags; /* expected MIME_HDR_* flags */
@@ -87,4 +89,23 @@ test_bad_encoding_anomaly(void **state)
 	assert_str(m->subject, "=?bogus-cs?B?aGk=?=");
 }
 
-TESTS(T(test_table), T(test_folded), T(test_bad_encoding_anomaly))
+/* Many word openings and no terminator: must stay linear. */
+static void
+test_hostile_linear(void **state)
+{
+	(void)state;
+	size_t n = 32 * 1024, len;
+	char *s = arena_alloc(ta, n + 1);
+	for (size_t i = 0; i < n; i++)
+		s[i] = "=?a?q?x"[i % 7];
+	s[n] = 0;
+	uint32_t fl = 0;
+	clock_t t0 = clock();
+	const char *out = mime_rfc2047_decode(ta, s, n, &len, &fl);
+	double ms = (double)(clock() - t0) * 1000 / CLOCKS_PER_SEC;
+	assert_non_null(out);
+	assert_int_equal(len, n);
+	assert_true(ms < 50);
+}
+
+TESTS(T(test_table), T(test_hostile_linear), T(test_folded), T(test_bad_encoding_anomaly))
