@@ -289,6 +289,32 @@ decode_body(struct mime_ctx *c, struct mime_part *p)
 	}
 }
 
+/* HTML that names its charset only in <meta ... charset=X>: the first
+ * META_SCAN bytes are searched, as browsers do (they use 1,024). */
+#define META_SCAN 4096
+
+static const char *
+html_meta_charset(struct arena *a, struct span body)
+{
+	size_t n = body.len < META_SCAN ? body.len : META_SCAN;
+	char *low = mime_lower_dup(a, body.p, n);
+	if (low == NULL)
+		return NULL;
+	ptrdiff_t at = span_find(span_make(low, n), SPAN_LIT("charset="));
+	if (at < 0 || span_find(span_make(low, (size_t)at), SPAN_LIT("<meta")) < 0)
+		return NULL;
+	size_t i = (size_t)at + 8, s;
+	while (i < n && (low[i] == '"' || low[i] == '\'' || low[i] == ' '))
+		i++;
+	for (s = i; i < n && i - s < 40; i++) {
+		char ch = low[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+		        ch == '.' || ch == ':'))
+			break;
+	}
+	return i > s ? arena_strndup(a, low + s, i - s) : NULL;
+}
+
 static void
 text_body(struct mime_ctx *c, struct mime_part *p, bool as_plain)
 {
@@ -296,14 +322,17 @@ text_body(struct mime_ctx *c, struct mime_part *p, bool as_plain)
 	bool html = strcmp(p->subtype, "html") == 0 && !as_plain;
 	bool plain = as_plain || strcmp(p->subtype, "plain") == 0;
 
-	if (!charset_to_utf8(c->a, p->decoded, p->charset, &p->utf8, &used, &p->flags))
+	const char *cs = p->charset;
+	if (cs == NULL && html && !charset_is_ascii(p->decoded))
+		cs = html_meta_charset(c->a, p->decoded);
+	if (!charset_to_utf8(c->a, p->decoded, cs, &p->utf8, &used, &p->flags))
 		return;
 	p->charset_used = used;
 	if (p->flags & MIME_PART_CHARSET_DETECTED) {
-		if (p->charset == NULL)
+		if (cs == NULL)
 			mime_anomaly_add(c, MIME_A_MISSING_CHARSET, NULL, (int)p->index);
 		else
-			mime_anomaly_add(c, MIME_A_CHARSET_UNKNOWN, p->charset, (int)p->index);
+			mime_anomaly_add(c, MIME_A_CHARSET_UNKNOWN, cs, (int)p->index);
 	}
 	if (p->flags & MIME_PART_CHARSET_INVALID)
 		mime_anomaly_add(c, MIME_A_CHARSET_INVALID, used, (int)p->index);

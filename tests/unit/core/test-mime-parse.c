@@ -324,6 +324,19 @@ test_attachment_types(void **state)
 }
 
 static void
+test_html_meta_charset(void **state)
+{
+	(void)state;
+	struct mime_message *m = parse_str(
+	    "Content-Type: text/html\n\n<html><head><meta http-equiv=\"Content-Type\" "
+	    "content=\"text/html; charset=koi8-r\"></head><body>\xf0\xd2\xc9\xd7\xc5\xd4</body></html>");
+	assert_str(m->parts[0].charset_used, "koi8-r");
+	assert_true(span_find(m->parts[0].utf8, SPAN_LIT("\xd0\x9f\xd1\x80\xd0\xb8")) > 0);
+	assert_false(m->parts[0].flags & MIME_PART_CHARSET_DETECTED);
+	assert_false(mime_message_has_anomaly(m, MIME_A_MISSING_CHARSET));
+}
+
+static void
 test_uuencoded_part(void **state)
 {
 	(void)state;
@@ -372,4 +385,4 @@ TESTS(T(test_simple), T(test_line_endings), T(test_boundary_regex_chars), T(test
     T(test_missing_closing_boundary), T(test_boundary_never_found), T(test_nested),
     T(test_message_rfc822), T(test_digest_default), T(test_deep_nesting), T(test_parts_limit),
     T(test_huge_header), T(test_header_lines_limit), T(test_broken_headers), T(test_anomalies),
-    T(test_attachment_types), T(test_uuencoded_part), T(test_qp_text_part), T(test_every_prefix))
+    T(test_attachment_types), T(test_html_meta_charset), T(test_uuencoded_part), T(test_qp_text_part), T(test_every_prefix))
