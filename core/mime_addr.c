@@ -108,7 +108,12 @@ decode_name(struct arena *a, struct span s)
 	if (s.p == NULL || s.len == 0)
 		return NULL;
 	char *t = arena_strndup(a, s.p, s.len);
-	return t ? mime_rfc2047_decode(a, t, s.len, &l, &fl) : NULL;
+	const char *d = t ? mime_rfc2047_decode(a, t, s.len, &l, &fl) : NULL;
+	if (d == NULL)
+		return NULL;
+	/* '" Name "' and a name that decodes to blanks: what clients show */
+	struct span n = span_trim(span_make(d, l));
+	return n.len ? arena_strndup(a, n.p, n.len) : NULL;
 }
 
 static bool

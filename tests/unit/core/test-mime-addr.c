@@ -17,6 +17,8 @@ static const struct {
 	{ "John Doe <John@Example.COM>", 1, { { "John Doe", "John@Example.COM", "John", "example.com" } } },
 	{ "\"Doe, John\" <j@x.org>", 1, { { "Doe, John", "j@x.org", "j", "x.org" } } },
 	{ "\"a \\\"q\\\" b\" <j@x.org>", 1, { { "a \"q\" b", "j@x.org", "j", "x.org" } } },
+	{ "\" Spaced \" <j@x.org>", 1, { { "Spaced", "j@x.org", "j", "x.org" } } },
+	{ "\" \" <j@x.org>", 1, { { NULL, "j@x.org", "j", "x.org" } } },
 	/* comment as the name (old style) */
 	{ "j@x.org (John Doe)", 1, { { "John Doe", "j@x.org", "j", "x.org" } } },
 	{ "John (the (nested) one) <j@x.org>", 1, { { "John", "j@x.org", "j", "x.org" } } },
