@@ -124,6 +124,10 @@ from_comment(struct arena *a, struct mime_received *r, const char *p, size_t n)
 			prev_helo = true;
 		} else if (t.n > 5 && strncasecmp(t.p, "helo=", 5) == 0) {
 			r->helo = dup_word(a, t.p + 5, t.n - 5);
+		} else if (memchr(t.p, '@', t.n) != NULL) {
+			/* qmail "(ident@1.2.3.4)", Sendmail "(user@host [ip])" */
+			const char *at = memchr(t.p, '@', t.n);
+			try_ip(a, r, at + 1, t.n - (size_t)(at + 1 - t.p));
 		} else if (t.p[0] == '[') {
 			const char *e = memchr(t.p, ']', t.n);
 			try_ip(a, r, t.p + 1, e ? (size_t)(e - t.p) - 1 : t.n - 1);

@@ -26,6 +26,9 @@ static const struct {
 	/* qmail */
 	{ "from unknown (HELO mail.example.com) (192.0.2.3) by mx.example.org with SMTP; 2 Jan 2006 22:04:05 -0000",
 	    "unknown", "mail.example.com", NULL, "192.0.2.3", "mx.example.org", "SMTP", 1136239445 },
+	/* qmail with ident */
+	{ "from unknown (HELO w2k) (joe@192.0.2.42) by smtp.example.com with SMTP; 2 Jan 2006 22:04:05 -0000",
+	    "unknown", "w2k", NULL, "192.0.2.42", "smtp.example.com", "SMTP", 1136239445 },
 	/* IPv6 */
 	{ "from h.example (h.example [IPv6:2001:db8::1]) by mx.example with ESMTP; Mon, 2 Jan 2006 22:04:05 +0000",
 	    "h.example", "h.example", "h.example", "2001:db8::1", "mx.example", "ESMTP", 1136239445 },
