@@ -1142,6 +1142,21 @@ out:
 	return ok;
 }
 
+/* YAML is Unicode text. Checked before libfyaml sees the bytes: 0.7.12
+ * loops forever on a directive line holding invalid UTF-8 ("%\x80", found
+ * by fuzz-cfg). */
+static bool
+check_utf8(struct cfg_ctx *x, struct span in)
+{
+	size_t bad;
+	if (cfg_value_utf8(in, &bad))
+		return true;
+	int line = 1;
+	for (size_t i = 0; i < bad; i++)
+		line += in.p[i] == '\n';
+	return fail(x, line, "invalid UTF-8 (byte 0x%02x)", in.p[bad]);
+}
+
 struct fconf *
 cfg_load_buffer(const char *name, const char *data, size_t len, char *err, size_t errlen)
 {
@@ -1160,7 +1175,7 @@ cfg_load_buffer(const char *name, const char *data, size_t len, char *err, size_
 		memcpy(copy, data, len);
 	copy[len] = '\0';
 	x.c = cfg_defaults_new();
-	bool ok = apply_yaml(&x, copy, len);
+	bool ok = check_utf8(&x, span_make(copy, len)) && apply_yaml(&x, copy, len);
 	free(copy);
 	if (!ok) {
 		cfg_free(&x.c);

@@ -193,6 +193,7 @@ test_strings_and_enums(void **state)
 	    "log_level: DEBUG\n"
 	    "server_name: mx.example.org\n"
 	    "controller: {password: 12345, enable_password: \"\", static_dir: /usr/share/fw}\n"
+	    "# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7\n"
 	    "milter:\n"
 	    "  on_error: reject\n"
 	    "  on_oversize: tempfail\n"
@@ -594,6 +595,12 @@ test_error_yaml(void **state)
 	expect_error("workers: 1\n---\nworkers: 2\n", "t.yaml:3: only one YAML document is allowed");
 	expect_error("- a\n- b\n", "t.yaml:1: the top level must be a mapping, got a sequence");
 	expect_error("just text\n", "t.yaml:1: the top level must be a mapping, got a scalar");
+	/* libfyaml 0.7.12 never returns on this one; it must not be reached. */
+	expect_error("%\x80\n", "t.yaml:1: invalid UTF-8 (byte 0x80)");
+	expect_error("workers: 1\nserver_name: caf\xe9\n", "t.yaml:2: invalid UTF-8 (byte 0xe9)");
+	expect_error("server_name: \xed\xa0\x80\n", "t.yaml:1: invalid UTF-8 (byte 0xed)");
+	expect_error("server_name: \xc0\xaf\n", "t.yaml:1: invalid UTF-8 (byte 0xc0)");
+	expect_error("server_name: \xe2\x82\n", "t.yaml:1: invalid UTF-8 (byte 0xe2)");
 }
 
 static void
