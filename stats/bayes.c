@@ -32,38 +32,66 @@ bayes_token_prob(const struct bayes_params *p, uint64_t spam, uint64_t ham, uint
 }
 
 /*
- * Q(x2 | 2v) = e^-m * sum_{i<v} m^i / i!, m = x2 / 2. Summed outwards from
- * the largest term, relative to it, so thousands of degrees of freedom and
- * large m neither underflow nor cost v exponentials.
+ * log of sum_{lo <= i < hi} e^-m m^i / i! (hi = 0: no upper bound). The
+ * terms are unimodal around floor(m): summed outwards from the largest one
+ * in the range, relative to it, so thousands of terms and large m neither
+ * underflow nor cost one exponential each.
  */
-double
-bayes_chi2q(double x2, unsigned halfdof)
+static double
+log_poisson_sum(double m, double lo, double hi)
 {
-	if (halfdof == 0)
-		return 1.0;
-	double m = x2 / 2.0;
-	if (m <= 0)
-		return 1.0;
 	double peak = floor(m);
-	if (peak > halfdof - 1)
-		peak = halfdof - 1;
+	if (peak < lo)
+		peak = lo;
+	if (hi > 0 && peak > hi - 1)
+		peak = hi - 1;
 	double lpeak = -m + peak * log(m) - lgamma(peak + 1);
 	double sum = 1.0, rel = 1.0;
-	for (double i = peak; i > 0; i--) {
+	for (double i = peak; i > lo; i--) {
 		rel *= i / m;
 		sum += rel;
 		if (rel < CHI2_NEGLIGIBLE)
 			break;
 	}
 	rel = 1.0;
-	for (double i = peak + 1; i < halfdof; i++) {
+	for (double i = peak + 1; hi <= 0 || i < hi; i++) {
 		rel *= m / i;
 		sum += rel;
 		if (rel < CHI2_NEGLIGIBLE)
 			break;
 	}
-	double q = exp(lpeak + log(sum));
+	return lpeak + log(sum);
+}
+
+/* Q(x2 | 2v) = e^-m * sum_{i<v} m^i / i!, m = x2 / 2, and log(1 - Q). */
+static double
+log_chi2q(double x2, unsigned halfdof, double *log_p_r)
+{
+	double m = x2 / 2.0;
+	if (halfdof == 0 || m <= 0) {
+		*log_p_r = -INFINITY;
+		return 0.0;
+	}
+	*log_p_r = log_poisson_sum(m, halfdof, 0);
+	return log_poisson_sum(m, 0, halfdof);
+}
+
+double
+bayes_chi2q(double x2, unsigned halfdof)
+{
+	double lp;
+	double q = exp(log_chi2q(x2, halfdof, &lp));
 	return q > 1.0 ? 1.0 : q;
+}
+
+static double
+logaddexp(double a, double b)
+{
+	if (a == -INFINITY)
+		return b;
+	if (b == -INFINITY)
+		return a;
+	return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));
 }
 
 static int
@@ -74,7 +102,7 @@ cmp_strength(const void *a, const void *b)
 }
 
 double
-bayes_combine(const struct bayes_params *p, double *f, size_t n)
+bayes_combine(const struct bayes_params *p, double *f, size_t n, double *logodds_r)
 {
 	size_t used = 0;
 	double lh = 0, ls = 0;
@@ -90,9 +118,17 @@ bayes_combine(const struct bayes_params *p, double *f, size_t n)
 		ls += log(1 - v);
 		used++;
 	}
+	if (logodds_r != NULL)
+		*logodds_r = 0;
 	if (used == 0)
 		return 0.5;
-	double h = bayes_chi2q(-2.0 * lh, (unsigned)used);
-	double s = bayes_chi2q(-2.0 * ls, (unsigned)used);
-	return (1.0 + h - s) / 2.0;
+	/* p = (1 + H - S) / 2 and 1 - p = ((1 - H) + S) / 2, each summed in
+	 * log space so that near-certain messages still rank by strength. */
+	double lq_h, lq_s, lp_h, lp_s;
+	lq_h = log_chi2q(-2.0 * lh, (unsigned)used, &lp_h);
+	lq_s = log_chi2q(-2.0 * ls, (unsigned)used, &lp_s);
+	double lspam = logaddexp(lq_h, lp_s), lham = logaddexp(lp_h, lq_s);
+	if (logodds_r != NULL)
+		*logodds_r = lspam - lham;
+	return 1.0 / (1.0 + exp(lham - lspam));
 }

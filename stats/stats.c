@@ -35,6 +35,7 @@ struct stats_ctx {
 	struct stats_tok_opts tok;
 	struct bayes_params bp;
 	double last_prob;
+	double last_logodds;
 };
 
 struct stats_ctx *
@@ -86,6 +87,12 @@ double
 stats_last_prob(const struct stats_ctx *c)
 {
 	return c->last_prob;
+}
+
+double
+stats_last_logodds(const struct stats_ctx *c)
+{
+	return c->last_logodds;
 }
 
 void
@@ -181,7 +188,7 @@ probability(struct stats_ctx *c, struct arena *a, const struct stats_tokens *t,
 		if (cnt[i].spam + (uint64_t)cnt[i].ham > 0)
 			f[n++] = bayes_token_prob(&c->bp, cnt[i].spam, cnt[i].ham, u->learned_spam,
 			    u->learned_ham);
-	return bayes_combine(&c->bp, f, n);
+	return bayes_combine(&c->bp, f, n, &c->last_logodds);
 }
 
 int
@@ -191,6 +198,7 @@ stats_classify(struct stats_ctx *c, const struct msg *msg, struct scan_result *r
 	bool per_user;
 	char why[160];
 	c->last_prob = NAN;
+	c->last_logodds = NAN;
 	int rc = pick_store(c, msg, &u, &per_user, why, sizeof(why));
 	if (rc <= 0) {
 		if (rc == 0)

@@ -602,6 +602,10 @@ open_conn(const char *path, bool writer, char *err, size_t errlen)
 		goto bad;
 	}
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	/* Token lookups are random: keep the B-tree in memory (mapped for
+	 * readers, cached for the writer, whose transactions touch many pages). */
+	sqlite3_exec(s->db, writer ? "PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456"
+	    : "PRAGMA mmap_size = 268435456", NULL, NULL, NULL);
 	if ((writer && schema_init(s) < 0) || prepare_all(s) < 0) {
 		snprintf(err, errlen, "%s: %s", path, s->err);
 		goto bad;

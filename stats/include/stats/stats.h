@@ -151,14 +151,17 @@ void bayes_params_default(struct bayes_params *p);
 double bayes_token_prob(const struct bayes_params *p, uint64_t spam, uint64_t ham,
     uint64_t nspam, uint64_t nham);
 /* Fisher combining of n token probabilities (modified in place: sorted when
- * max_sig applies). Returns P(spam) in [0, 1]; 0.5 when n == 0. */
-double bayes_combine(const struct bayes_params *p, double *f, size_t n);
+ * max_sig applies). Returns P(spam) in [0, 1]; 0.5 when n == 0. logodds_r
+ * (may be NULL) gets log(P / (1 - P)) computed in log space: it keeps
+ * ranking messages where P itself rounds to 0 or 1. */
+double bayes_combine(const struct bayes_params *p, double *f, size_t n, double *logodds_r);
 /* Survival of chi-square with 2*halfdof degrees of freedom at x2. */
 double bayes_chi2q(double x2, unsigned halfdof);
 
 /* The last probability computed by stats_classify (NAN when none), and the
  * store that answered; for bench/ and tests. */
 double stats_last_prob(const struct stats_ctx *c);
+double stats_last_logodds(const struct stats_ctx *c);
 /* Overrides the tokenizer and classifier parameters (bench/). */
 void stats_set_params(struct stats_ctx *c, const struct stats_tok_opts *o, const struct bayes_params *p);
 
