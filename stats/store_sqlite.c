@@ -292,6 +292,8 @@ static int
 dt_flush(struct store_sqlite *s)
 {
 	size_t n = 0;
+	if (s->dt == NULL)
+		return 0;
 	for (size_t i = 0; i < s->dt_cap; i++)
 		if (s->dt[i].used && (s->dt[i].dspam != 0 || s->dt[i].dham != 0))
 			s->dt[n++] = s->dt[i];

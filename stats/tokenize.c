@@ -389,11 +389,50 @@ add_meta_tokens(struct tokbuf *tb, const struct mime_message *m)
 	tb_prefixed_cstr(tb, "M:html", html && !plain ? "only" : html ? "alt" : "none");
 }
 
-static int
-cmp_u64(const void *a, const void *b)
+/* LSD radix sort, 8 bits a pass; passes where every key shares the digit
+ * are skipped. Iterative and linear: token lists can be long. */
+static void
+radix_sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
+	uint64_t *src = v, *dst = tmp;
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		size_t cnt[256] = { 0 };
+		for (size_t i = 0; i < n; i++)
+			cnt[(src[i] >> shift) & 0xff]++;
+		if (cnt[(src[0] >> shift) & 0xff] == n)
+			continue;
+		size_t pos = 0;
+		for (size_t d = 0; d < 256; d++) {
+			size_t c = cnt[d];
+			cnt[d] = pos;
+			pos += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[cnt[(src[i] >> shift) & 0xff]++] = src[i];
+		uint64_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+}
+
+static void
+sort_u64(struct arena *a, uint64_t *v, size_t n)
+{
+	uint64_t *tmp = n > 1 ? ARENA_NEW_ARRAY(a, uint64_t, n) : NULL;
+	if (tmp != NULL) {
+		radix_sort_u64(v, tmp, n);
+		return;
+	}
+	/* budget exhausted: insertion sort keeps the contract (sorted) */
+	for (size_t i = 1; i < n; i++) {
+		uint64_t x = v[i];
+		size_t j = i;
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
 }
 
 void
@@ -412,8 +451,7 @@ stats_tokenize(struct arena *a, const struct msg *msg, const struct stats_tok_op
 	add_url_tokens(&tb, m);
 	if (o->meta_tokens)
 		add_meta_tokens(&tb, m);
-	if (tb.n > 1)
-		qsort(tb.v, tb.n, sizeof(*tb.v), cmp_u64);
+	sort_u64(a, tb.v, tb.n);
 	size_t u = 0;
 	for (size_t i = 0; i < tb.n; i++)
 		if (u == 0 || tb.v[u - 1] != tb.v[i])

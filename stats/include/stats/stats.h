@@ -94,7 +94,11 @@ enum stats_learn_status stats_learn(struct stats_ctx *c, const struct msg *msg, 
     const char *user, char *err, size_t errlen);
 
 /* Bulk learning: learns between begin and commit share one transaction and
- * one sorted write of all token deltas. rollback drops them all. */
+ * one sorted write of all token deltas (all rows touched get the learn
+ * generation of the commit). ALREADY and TOO_FEW_TOKENS leave the batch
+ * intact; after an ERROR the caller must roll back. rollback drops them all.
+ * The controller can use this as a group commit for learns that arrive
+ * together: a lone learn costs one write of every B-tree page it touches. */
 int stats_learn_begin(struct stats_ctx *c);
 int stats_learn_commit(struct stats_ctx *c);
 void stats_learn_rollback(struct stats_ctx *c);
