@@ -12,10 +12,10 @@
 void
 bayes_params_default(struct bayes_params *p)
 {
-	p->robs = 1.0;
+	p->robs = 0.3;
 	p->robx = 0.5;
 	p->min_dev = 0.1;
-	p->max_sig = 0;
+	p->max_sig = 150;
 }
 
 double

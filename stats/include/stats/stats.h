@@ -1,26 +1,34 @@
 /*
  * stats - per-user Bayes: tokenizer, classifier and the token store.
  *
- * Tokens (tokenize.c): orthogonal sparse bigrams (OSB) over the normalised
- * words of the visible text (msg->mime->words; a plain splitter over the text
- * parts stands in while the parser leaves words empty), OSB over the Subject,
- * URL hosts, meta tokens (size class, attachment count and types, charsets,
- * HTML-only) and, when cfg->stats.header_tokens, tokens from a fixed set of
- * headers (From/Reply-To domains, X-Mailer/User-Agent, Content-Type,
- * Message-ID domain, reply markers, Received hop class). Headers that name
- * the mailbox (Delivered-To, To, Cc, X-Original-To, List-*) are never used:
- * they describe where a copy was delivered, not what it is, and in the
- * public corpus they leak the label. Each token is a 64-bit XXH3 hash.
+ * Tokens (tokenize.c): orthogonal sparse bigrams (OSB: each word paired
+ * with each of the next window-1 words, the distance part of the hash) over
+ * the normalised words of the visible text (msg->mime->words; a plain
+ * splitter over the text parts stands in while the parser leaves words
+ * empty), OSB over the Subject, URL hosts, meta tokens (size class,
+ * attachment count and types, charsets, HTML-only) and, when
+ * cfg->stats.header_tokens, tokens from a fixed set of headers (From /
+ * Reply-To / Message-ID domains, X-Mailer, User-Agent, Content-Type,
+ * X-Priority, reply markers, Received hop class). Headers that name the
+ * mailbox (Delivered-To, To, Cc, X-Original-To, List-*) are never used: they
+ * say where a copy went, not what it is, and in the public corpus they leak
+ * the label. Each token is a 64-bit XXH3 hash.
  *
  * Classifier (bayes.c): per token Robinson's f(w) = (s*x + n*p) / (s + n)
- * with p = (spam/Nspam) / (spam/Nspam + ham/Nham), s = 1, x = 0.5; tokens
- * with |f - 0.5| < 0.1 are skipped (bogofilter's min_dev); the rest are
- * combined by Fisher's inverse chi-square, H = C^-1(-2 sum ln f, 2n),
- * S = C^-1(-2 sum ln(1 - f), 2n), and the probability of spam is
- * (1 + H - S) / 2. Defaults were picked with bench/bayes_eval.
- * BAYES_SPAM / BAYES_HAM fire when |p - 0.5| > 0.05, with the multiplier
- * ((max(p, 1-p) - 0.5) * 2)^8 and the option "(max(p,1-p) - 0.5) * 200 %"
- * exactly as rspamd 3.4, plus "user" or "global" naming the store used.
+ * with p = (spam/Nspam) / (spam/Nspam + ham/Nham), s = 0.3, x = 0.5; tokens
+ * with |f - 0.5| < 0.1 are skipped (bogofilter's min_dev) and the 150 most
+ * significant of the rest are combined by Fisher's inverse chi-square,
+ * H = C^-1(-2 sum ln f, 2n), S = C^-1(-2 sum ln(1 - f), 2n), P(spam) =
+ * (1 + H - S) / 2, summed in log space.
+ * BAYES_SPAM / BAYES_HAM fire when |P - 0.5| > 0.05, with the multiplier
+ * ((max(P, 1-P) - 0.5) * 2)^8 and the option "(max(P,1-P) - 0.5) * 200 %"
+ * exactly as rspamd 3.4, then "user" or "global" naming the store used.
+ *
+ * Defaults chosen with bench/bayes_eval (train 3,643 / dev 1,207 messages,
+ * thin MIME parser): window 2 without unigrams is as accurate as windows
+ * 3 and 5 (AUC 0.9984 vs 0.9988 vs 0.9977) at 2-4x the learning speed and
+ * a quarter of the tokens; s = 0.3 and 150 significant tokens halve the
+ * false positives where BAYES_SPAM fires compared with s = 1 and all tokens.
  *
  * Users: the user of a message is env.deliver_to, else the first recipient
  * (when cfg->stats.per_user). The user's own store answers when it holds

@@ -14,6 +14,9 @@ test_token_prob(void **state)
 {
 	struct bayes_params p;
 	bayes_params_default(&p);
+	assert_float_equal(p.robs, 0.3, 1e-12);
+	assert_float_equal(bayes_token_prob(&p, 1, 0, 10, 10), (0.3 * 0.5 + 1) / 1.3, 1e-12);
+	p.robs = 1;
 	assert_float_equal(bayes_token_prob(&p, 0, 0, 10, 10), 0.5, 1e-12);
 	/* seen once, in spam only: p = 1, f = (1 * 0.5 + 1 * 1) / 2 */
 	assert_float_equal(bayes_token_prob(&p, 1, 0, 10, 10), 0.75, 1e-12);
