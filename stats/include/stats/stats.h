@@ -52,7 +52,10 @@
  * the end of a bulk commit, every 512 single learns, or by stats_prune().
  *
  * Processes: one writer (the controller) opens with writer = true; workers
- * open read-only connections and see committed learns thanks to WAL.
+ * open read-only connections and see committed learns thanks to WAL. A
+ * stats_ctx is one SQLite connection: use it from one thread at a time.
+ * Every write is one transaction (BEGIN IMMEDIATE), so a killed writer
+ * leaves either the whole learn or none of it.
  */
 #ifndef STATS_STATS_H
 #define STATS_STATS_H
