@@ -312,8 +312,12 @@ stats_learn(struct stats_ctx *c, const struct msg *msg, bool spam, const char *u
     size_t errlen)
 {
 	const struct store_ops *ops = c->store->ops;
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
+	char scratch[8];
+	if (err == NULL || errlen == 0) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	err[0] = '\0';
 	if (!c->writer) {
 		snprintf(err, errlen, "bayes store opened read-only");
 		return STATS_LEARN_ERROR;
@@ -341,7 +345,7 @@ stats_learn(struct stats_ctx *c, const struct msg *msg, bool spam, const char *u
 				maybe_prune(c, 1);
 		}
 	}
-	if (st == STATS_LEARN_ERROR && err != NULL && err[0] == '\0')
+	if (st == STATS_LEARN_ERROR && err[0] == '\0')
 		snprintf(err, errlen, "bayes store: %s", ops->errmsg(c->store));
 	arena_free(&own);
 	return st;

@@ -185,6 +185,8 @@ test_too_few_tokens(void **state)
 	m->mime = mime_parse(f->a, m->raw, NULL);
 	assert_int_equal(stats_learn(c, m, true, NULL, err, sizeof(err)), STATS_LEARN_TOO_FEW_TOKENS);
 	assert_non_null(strstr(err, "<undef> contains less tokens"));
+	/* err is optional */
+	assert_int_equal(stats_learn(c, m, true, NULL, NULL, 0), STATS_LEARN_TOO_FEW_TOKENS);
 	stats_close(&c);
 }
 
