@@ -40,7 +40,9 @@
  * any mbox "From " line) learned into the class it already has answers
  * STATS_LEARN_ALREADY; learned into the other class it is unlearned and
  * learned again. A learn for a user updates the user's store and, when
- * cfg->stats.learn_global, the global store. Learns are buffered in memory
+ * cfg->stats.learn_global, the global store; the learned-message record is
+ * kept per (message, user), so the same message learned once for a user and
+ * once without a user counts twice in the global store. Learns are buffered in memory
  * and written in one transaction at stats_learn_commit() (or at the end of
  * a lone stats_learn()), sorted by key, so bulk training is fast.
  *
