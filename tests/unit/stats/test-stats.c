@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "fcore/arena.h"
 #include "fcore/cfg.h"
@@ -346,6 +348,25 @@ test_writer_reader(void **state)
 	stats_close(&rd);
 }
 
+static void
+test_schema_version(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db;
+	char err[256];
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(stats_open(f->cfg, true, err, sizeof(err)));
+	assert_non_null(strstr(err, "schema version 99, expected 1"));
+	/* a fresh file gets the schema and reopens */
+	unlink(f->db);
+	struct stats_ctx *c = open_w(f);
+	stats_close(&c);
+	c = open_w(f);
+	stats_close(&c);
+}
+
 int
 main(void)
 {
@@ -359,6 +380,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_and_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
