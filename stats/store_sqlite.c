@@ -41,6 +41,7 @@ enum st_id {
 	ST_PRUNE,
 	ST_LEARNED_COUNT,
 	ST_USER_COUNT,
+	ST_DB_SIZE,
 	ST_COUNT
 };
 
@@ -68,6 +69,9 @@ static const char *const st_sql[ST_COUNT] = {
 	    " ORDER BY (spam + ham > 1), seen LIMIT ?1)",
 	[ST_LEARNED_COUNT] = "SELECT spam, count(*) FROM learned GROUP BY spam",
 	[ST_USER_COUNT] = "SELECT count(*) FROM users WHERE id != 0",
+	/* logical size: committed pages still in the WAL count too */
+	[ST_DB_SIZE] = "SELECT p.page_count * s.page_size FROM pragma_page_count() AS p,"
+	    " pragma_page_size() AS s",
 };
 
 struct delta {
@@ -460,10 +464,9 @@ sq_summary(struct store *base, struct stats_summary *out)
 		return -1;
 	out->revision_spam = (uint64_t)rs;
 	out->revision_ham = (uint64_t)rh;
-	const char *fn = sqlite3_db_filename(s->db, "main");
-	struct stat sb;
-	if (fn != NULL && stat(fn, &sb) == 0)
-		out->size_bytes = (uint64_t)sb.st_size;
+	if (count_query(s, ST_DB_SIZE, &v) < 0)
+		return -1;
+	out->size_bytes = (uint64_t)v;
 	return 0;
 }
 

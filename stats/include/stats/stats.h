@@ -121,7 +121,7 @@ struct stats_summary {
 	uint64_t learned_ham;
 	uint64_t tokens;        /* rows in the token table (all users) */
 	uint64_t users;         /* users with a store of their own */
-	uint64_t size_bytes;    /* database file size */
+	uint64_t size_bytes;    /* database size (pages in use, WAL included) */
 	uint64_t revision_spam; /* learn operations into spam, ever */
 	uint64_t revision_ham;
 };

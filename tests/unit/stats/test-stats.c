@@ -286,6 +286,7 @@ test_bulk_and_rollback(void **state)
 	assert_int_equal(stats_summary(c, &sm), 0);
 	assert_int_equal(sm.learned_spam, 5);
 	assert_true(sm.tokens > 20);
+	assert_true(sm.size_bytes >= 4096);
 	stats_close(&c);
 }
 
