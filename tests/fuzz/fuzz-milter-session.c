@@ -35,7 +35,8 @@ fake_scan(struct scan_task *t, scan_done_fn done, void *arg)
 	size_t n = t->msg.raw.len < sizeof(subject) - 1 ? t->msg.raw.len : sizeof(subject) - 1;
 	struct fired_symbol *s = result_insert(&t->result, "FUZZ", 1.0, "opt\n\tx");
 
-	memcpy(subject, t->msg.raw.p, n);
+	if (n > 0)
+		memcpy(subject, t->msg.raw.p, n);
 	subject[n] = '\0';
 	if (s != NULL)
 		s->score = s->weight = (double)(mode >> 4);
