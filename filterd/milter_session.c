@@ -896,10 +896,6 @@ milter_session_new(struct scan_engine *engine, const char *peer)
 	buf_init(&s->out, NULL);
 	buf_init(&s->raw, NULL);
 	conn_reset(s);
-	if (s->cfg->milter.multi_rcpt != NULL &&
-	    strcmp(s->cfg->milter.multi_rcpt, "each") == 0)
-		log_debug("milter: multi_rcpt \"each\" is not implemented; "
-		    "using the first recipient");
 	return s;
 }
 

@@ -29,8 +29,14 @@
  *	- connection arena: negotiated options, C/H data (IP, hostname, HELO,
  *	  connection macros); lives until QUIT/close; reset by QUIT_NC.
  *	- task arena: everything of one message (MAIL, RCPTs, macros from the
- *	  'M' stage on, raw message buffer, scan result); freed at ABORT,
- *	  after the EOB reply, or on close.
+ *	  'M' stage on, scan result); the task is created by D 'M' or M,
+ *	  freed at ABORT, after the EOB reply, or on close. Connection data
+ *	  is copied into it, so a late task never points into a reset
+ *	  connection arena.
+ *	- the raw message is a heap buffer (growing it inside an arena would
+ *	  leave every outgrown copy behind); at EOB the task takes it over
+ *	  through an arena destructor, so it lives exactly as long as the
+ *	  task, also when the task finishes after a timeout.
  *	Codec spans die at the next feed(): copy what you keep
  *	(arena_strndup). Spans never hold a NUL except BODY/EOB data (the
  *	codec splits strings at NUL), so copying envelope fields to C strings
@@ -134,7 +140,10 @@
  *	task starts answers per milter.on_error if the scan has not finished
  *	(Postfix's milter_content_timeout is 300 s, far above the 8 s
  *	default), and the late completion is dropped by a generation check.
- *	No 'p' (progress) is needed below that.
+ *	No 'p' (progress) is needed below that. The timer runs on the loop:
+ *	it bounds checks that wait on the loop (DNS, antivirus pool); a
+ *	synchronous check that blocks the loop itself is bounded by its own
+ *	limits (PCRE2, Lua budgets), not by this timer.
  *
  * VERDICT -> REPLIES at EOB (§4.7, §4.10, issue 6), in this order:
  *	The header set is reply_json_milter()'s (the same block /checkv2
