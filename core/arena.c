@@ -48,11 +48,13 @@ struct arena {
 	size_t last_size;
 };
 
-static inline __attribute__((unused)) size_t
+#ifndef ARENA_DEBUG
+static size_t
 align_up(size_t n)
 {
 	return (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
 }
+#endif
 
 struct arena *
 arena_new(size_t budget)

@@ -40,6 +40,7 @@
 
 #include "fcore/arena.h"
 #include "fcore/cfg.h"
+#include "fcore/xalloc.h"
 
 #include "cfg-private.h"
 
@@ -98,6 +99,7 @@ struct cfg_ctx {
 	char path[CFG_PATH_MAX];
 	size_t pathlen;
 	bool truncated; /* path lost bytes: it cannot name a known key */
+	struct span input;
 };
 
 /* ---- the tables ---------------------------------------------------------- */
@@ -608,6 +610,7 @@ set_enum(struct cfg_ctx *x, const struct cfg_key *k, struct fy_node *v, int line
 	int i = enum_index(k->values, s);
 	if (i < 0)
 		return fail(x, line, "\"%s\" is not one of %s", value_str(x, s).s, enum_list(k->values).s);
+	_Static_assert(sizeof(enum cfg_on_error) == sizeof(int), "enum fields are stored as int");
 	if (k->flags & CFG_F_ENUM_STR)
 		*(const char **)f = k->values[i];
 	else
@@ -748,8 +751,12 @@ walk_mapping(struct cfg_ctx *x, struct fy_node *map, const struct cfg_key *tab, 
 		int kline = line_or(k, line_or(v, 0));
 		if (!is_scalar(k) || is_null(k))
 			return fail(x, kline, "keys must be plain strings, got %s", node_kind(k));
-		struct path_mark m = path_push(x, scalar_span(k), true);
-		bool ok = apply_key(x, kline, v, tab, ntab, base, seen, rel);
+		struct span ks = scalar_span(k);
+		struct path_mark m = path_push(x, ks, true);
+		/* "limits.mime_depth: 5" would otherwise match the table's own path
+		 * and set the key a second time behind the nested form's back. */
+		bool ok = span_find_byte(ks, '.') < 0 ?
+		    apply_key(x, kline, v, tab, ntab, base, seen, rel) : fail(x, kline, "unknown key");
 		path_pop(x, m);
 		if (!ok)
 			return false;
@@ -1008,6 +1015,29 @@ diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
 	(void)len;
 }
 
+/* The text of a key at a 1-based line and column of the input, up to its
+ * ':' or the end of the line. Read from our own bytes: libfyaml 0.7.12's
+ * fy_token_get_text() on the token of a duplicate alias key reads past the
+ * end of the input (found by fuzz-cfg). */
+static struct span
+key_at(struct span in, int line, int column)
+{
+	size_t off = 0;
+	for (int l = 1; l < line && off < in.len; l++) {
+		ptrdiff_t nl = span_find_byte(span_sub(in, off, in.len - off), '\n');
+		if (nl < 0)
+			return span_make(NULL, 0);
+		off += (size_t)nl + 1;
+	}
+	if (column < 1 || (size_t)column - 1 > in.len - off)
+		return span_make(NULL, 0);
+	struct span rest = span_sub(in, off + (size_t)column - 1, in.len);
+	size_t n = 0;
+	while (n < rest.len && rest.p[n] != ':' && rest.p[n] != '\n' && rest.p[n] != '\r')
+		n++;
+	return span_trim(span_sub(rest, 0, n));
+}
+
 /* Turns libfyaml's first collected error into our message. */
 static bool
 fail_diag(struct cfg_ctx *x, struct fy_diag *diag)
@@ -1019,11 +1049,13 @@ fail_diag(struct cfg_ctx *x, struct fy_diag *diag)
 			continue;
 		int line = e->line > 0 ? e->line : 1;
 		const char *msg = e->msg != NULL ? e->msg : "YAML error";
-		size_t tlen = 0;
-		const char *t = e->fyt != NULL ? fy_token_get_text(e->fyt, &tlen) : NULL;
-		/* Name the key: "duplicate key" alone leaves the reader searching. */
-		if (t != NULL && strcmp(msg, "duplicate key") == 0)
-			return fail(x, line, "duplicate key '%s'", value_str(x, span_make(t, tlen)).s);
+		if (strcmp(msg, "duplicate key") == 0) {
+			/* Name the key: "duplicate key" alone leaves the reader searching. */
+			struct span k = key_at(x->input, e->line, e->column);
+			if (k.len > 0)
+				return fail(x, line, "duplicate key '%s'", value_str(x, k).s);
+			return fail(x, line, "duplicate key");
+		}
 		return fail(x, line, "YAML syntax error: %s", msg);
 	}
 	return fail(x, 1, "cannot parse YAML");
@@ -1087,14 +1119,25 @@ out:
 struct fconf *
 cfg_load_buffer(const char *name, const char *data, size_t len, char *err, size_t errlen)
 {
-	struct cfg_ctx x = { .name = name, .err = err, .errlen = err != NULL ? errlen : 0 };
+	struct cfg_ctx x = { .name = name != NULL ? name : "(config)", .err = err,
+		.errlen = err != NULL ? errlen : 0 };
+	name = x.name;
 	if (len > CFG_MAX_FILE) {
 		if (x.errlen > 0)
 			snprintf(err, errlen, "%s: too large (more than 16M)", name);
 		return NULL;
 	}
+	/* libfyaml gets a NUL-terminated copy: past bugs in its scanner read one
+	 * byte beyond the input, which is then ours and harmless. */
+	char *copy = xmalloc(len + 1);
+	if (len > 0)
+		memcpy(copy, data, len);
+	copy[len] = '\0';
+	x.input = span_make(copy, len);
 	x.c = cfg_defaults_new();
-	if (!apply_yaml(&x, len > 0 ? data : "", len)) {
+	bool ok = apply_yaml(&x, copy, len);
+	free(copy);
+	if (!ok) {
 		cfg_free(&x.c);
 		return NULL;
 	}

@@ -466,6 +466,11 @@ test_error_unknown_key(void **state)
 	expect_error("symbols:\n  FOO: {weight: 1, colour: red}\n",
 	    "t.yaml:2: symbols.FOO.colour: unknown key");
 	expect_error("\"wor\\x01kers\": 1\n", "t.yaml:1: wor?kers: unknown key");
+	/* Only the nested form: a dotted key would set the same field twice. */
+	expect_error("limits:\n  mime_depth: 5\nlimits.mime_depth: 6\n",
+	    "t.yaml:3: limits.mime_depth: unknown key");
+	expect_error("rbl:\n  zones:\n    - {symbol: A, zone: a.b, returncodes.X: 1}\n",
+	    "t.yaml:3: rbl.zones[0].returncodes.X: unknown key");
 }
 
 static void
@@ -657,6 +662,67 @@ test_error_too_large(void **state)
 	free(big);
 }
 
+static char *
+slurp(const char *path, size_t *len_r)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	static char data[256 * 1024];
+	size_t n = fread(data, 1, sizeof(data) - 1, f);
+	fclose(f);
+	assert_true(n < sizeof(data) - 1);
+	data[n] = '\0';
+	*len_r = n;
+	return data;
+}
+
+/* The example in docs/config.md is the fixture that test_full_example loads. */
+static void
+test_docs_example_matches_fixture(void **state)
+{
+	static char fixture[64 * 1024];
+	size_t flen, dlen;
+	const char *f = slurp(FIXTURES_DIR "/cfg/full.yaml", &flen);
+	assert_true(flen < sizeof(fixture));
+	memcpy(fixture, f, flen + 1);
+	char *docs = slurp(SOURCE_DIR "/docs/config.md", &dlen);
+	char *example = strstr(docs, "## Example");
+	assert_non_null(example);
+	char *start = strstr(example, "```yaml\n");
+	assert_non_null(start);
+	start += strlen("```yaml\n");
+	char *end = strstr(start, "```");
+	assert_non_null(end);
+	*end = '\0';
+	assert_string_equal(start, fixture);
+}
+
+/* Every dotted key in the reference tables is a key the loader knows. */
+static void
+test_docs_keys_are_known(void **state)
+{
+	size_t dlen;
+	char *docs = slurp(SOURCE_DIR "/docs/config.md", &dlen);
+	int checked = 0;
+	for (char *row = strstr(docs, "\n| `"); row != NULL; row = strstr(row + 1, "\n| `")) {
+		char *key = row + 4;
+		char *close = strchr(key, '`');
+		assert_non_null(close);
+		char *dot = memchr(key, '.', (size_t)(close - key));
+		if (dot == NULL)
+			continue;
+		char yaml[256];
+		snprintf(yaml, sizeof(yaml), "%.*s:\n  %.*s: ~\n", (int)(dot - key), key,
+		    (int)(close - dot - 1), dot + 1);
+		struct fconf *c = load(yaml);
+		cfg_free(&c);
+		if (strstr(err, "unknown key") != NULL)
+			fail_msg("docs/config.md names an unknown key: %s", err);
+		checked++;
+	}
+	assert_true(checked >= 70); /* every dotted key of the table */
+}
+
 int
 main(void)
 {
@@ -685,6 +751,8 @@ main(void)
 		cmocka_unit_test(test_error_symbols_and_networks),
 		cmocka_unit_test(test_error_files),
 		cmocka_unit_test(test_error_too_large),
+		cmocka_unit_test(test_docs_example_matches_fixture),
+		cmocka_unit_test(test_docs_keys_are_known),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
