@@ -103,10 +103,16 @@ static void session_maybe_destroy(struct milter_session *s);
 /* Message and connection data                                         */
 /* ------------------------------------------------------------------ */
 
+/* Envelope text as a C string; control bytes become '?' (log lines). */
 static const char *
 span_dup(struct arena *a, struct span v)
 {
-	return v.len > 0 ? arena_strndup(a, v.p, v.len) : NULL;
+	char *s = v.len > 0 ? arena_strndup(a, v.p, v.len) : NULL;
+
+	for (char *p = s; p != NULL && *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
 }
 
 static const char *

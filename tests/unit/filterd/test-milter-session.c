@@ -321,11 +321,14 @@ test_folded_header_and_unknown_host(void **state)
 	PKT(s, 'O', optneg_all);
 	PKT(s, 'D', "C{client_name}\0unknown\0");
 	PKT(s, 'C', "[192.0.2.9]\0" "4\x01\x19" "192.0.2.9\0");
+	PKT(s, 'H', "evil\r\nscan id=forged\0");
 	PKT(s, 'M', "<>\0");
 	PKT(s, 'R', "<x@example.com>\0");
 	PKT(s, 'L', "X-Folded\0first\n\tsecond\0");
 	PKT(s, 'N', "");
 	assert_null(milter_session_task(s)->msg.env.hostname);
+	/* Control bytes cannot forge log lines. */
+	assert_string_equal(milter_session_task(s)->msg.env.helo, "evil??scan id=forged");
 	assert_string_equal(milter_session_task(s)->msg.env.mail_from, "");
 	memset(&cap, 0, sizeof(cap));
 	milter_session_set_scan_fn(s, fixed_scan);
