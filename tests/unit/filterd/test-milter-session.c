@@ -849,19 +849,8 @@ load_hex(const char *path, struct buf *out)
 	buf_deinit(&text);
 }
 
-static const char golden_reply_1[] =
-    "O 6 0x31 0xff380\n"
-    "h X-Spam-Status: No, score=1.00\n"
-    "h X-Rspamd-Queue-Id: 73DF0A762B1\n"
-    "h X-Spam-Level: *\n"
-    "h X-Spamd-Bar: +\n"
-    "h X-Spamd-Result: default: False [1.00 / 15.00];\\n\tFIXED(1.00)[opt]\n"
-    "h X-Rspamd-Action: no action\n"
-    "h X-Rspamd-Server: test.host\n"
-    "a\n";
-
 static void
-run_golden(struct fixture *f, const struct buf *wire, size_t chunk)
+run_golden(struct fixture *f, const struct buf *wire, size_t chunk, struct buf *want)
 {
 	struct milter_session *s = milter_session_new(&f->engine, "golden");
 	struct milter_decoder *d = milter_decoder_new(0);
@@ -903,12 +892,10 @@ run_golden(struct fixture *f, const struct buf *wire, size_t chunk)
 	buf_append_cstr(&all, reply_lines(milter_session_output(s), &lines));
 	assert_int_equal(step, MILTER_STEP_CLOSE);
 	assert_int_equal(cap.calls, 2);
-	/* OPTNEG reply (bytes checked in session_connected), then per message
-	 * the edits and verdict; nothing else: every NR_* bit was granted. */
-	assert_int_equal(strncmp(buf_cstr(&all), golden_reply_1, strlen(golden_reply_1)), 0);
-	assert_non_null(strstr(buf_cstr(&all) + strlen(golden_reply_1),
-	    "h X-Rspamd-Queue-Id: 8E5F3C1A0D2\n"));
-	assert_int_equal(strcmp(buf_cstr(&all) + all.len - 2, "a\n"), 0);
+	/* OPTNEG reply, then per message the edits and the verdict; nothing
+	 * else, since every NR_* bit was granted. */
+	if (strcmp(buf_cstr(&all), buf_cstr(want)) != 0)
+		fail_msg("chunk %zu:\n%s\nwant:\n%s", chunk, buf_cstr(&all), buf_cstr(want));
 	milter_decoder_free(&d);
 	buf_deinit(&lines);
 	buf_deinit(&all);
@@ -919,15 +906,18 @@ static void
 test_postfix37_golden_session(void **state)
 {
 	struct fixture *f = fixture_new(NULL);
-	struct buf wire;
+	struct buf wire, want;
 
 	(void)state;
 	buf_init(&wire, NULL);
+	buf_init(&want, NULL);
 	load_hex(FIX "postfix37-session.hex", &wire);
-	run_golden(f, &wire, wire.len);
+	read_file(FIX "postfix37-session.replies", &want);
+	run_golden(f, &wire, wire.len, &want);
 	for (size_t chunk = 1; chunk < 40; chunk++)
-		run_golden(f, &wire, chunk);
+		run_golden(f, &wire, chunk, &want);
 	buf_deinit(&wire);
+	buf_deinit(&want);
 	fixture_free(f);
 }
 
