@@ -159,7 +159,9 @@ generation_new(struct fconf *cfg, const struct generation *old)
 	if (reuse_or_open(&cfg->scan.listen, oc ? &oc->scan.listen : NULL, old ? old->fds.scan : NULL,
 	        &g->fds.scan, &g->fds.nscan) != 0 ||
 	    reuse_or_open(&cfg->controller.listen, oc ? &oc->controller.listen : NULL,
-	        old ? old->fds.controller : NULL, &g->fds.controller, &g->fds.ncontroller) != 0) {
+	        old ? old->fds.controller : NULL, &g->fds.controller, &g->fds.ncontroller) != 0 ||
+	    reuse_or_open(&cfg->milter.listen, oc ? &oc->milter.listen : NULL, old ? old->fds.milter : NULL,
+	        &g->fds.milter, &g->fds.nmilter) != 0) {
 		generation_free(&g);
 		return NULL;
 	}
