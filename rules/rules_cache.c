@@ -1,0 +1,188 @@
+/*
+ * rules_cache.c - compiled databases on disk, so a restart with unchanged
+ * rules loads in milliseconds instead of compiling for tens of seconds.
+ *
+ * The file name carries a key: a hash of everything that shapes the
+ * databases (each rule's name, scope, header, pattern, flags and
+ * enablement), the Hyperscan version and the host's CPU features. A file
+ * with another key is simply not looked at; a torn or foreign file fails its
+ * checks and the rules are compiled as if there were no cache. Besides the
+ * databases the file keeps each rule's engine decision, so the warm path
+ * does not ask Hyperscan about each pattern again.
+ *
+ * Layout (host byte order; the key covers the platform):
+ *   "FRHSDB01" key:u64 nrules:u64 decided[nrules] ngroups:u64
+ *   { size:u64 bytes[size] } x ngroups
+ * Written to a temporary name and renamed, so readers never see a partial
+ * file.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "fcore/log.h"
+#include "fcore/xalloc.h"
+#include "rules-private.h"
+
+#define CACHE_MAGIC "FRHSDB01"
+#define CACHE_MAX_DB (1u << 30) /* sanity bound on one serialised database */
+
+static void
+hash_str(XXH64_state_t *st, const char *s)
+{
+	if (s != NULL)
+		XXH64_update(st, s, strlen(s) + 1);
+	else
+		XXH64_update(st, "\xff", 1);
+}
+
+uint64_t
+rules_content_key(const struct rules_db *db)
+{
+	XXH64_state_t *st = XXH64_createState();
+	XXH64_reset(st, 0x66696c7465726421ull);
+	hash_str(st, hs_version());
+	hs_platform_info_t plat;
+	memset(&plat, 0, sizeof(plat));
+	if (hs_populate_platform(&plat) == HS_SUCCESS)
+		XXH64_update(st, &plat, sizeof(plat));
+	for (size_t i = 0; i < db->nrules; i++) {
+		const struct rule *r = db->rules[i];
+		hash_str(st, r->name);
+		hash_str(st, r->hdr);
+		hash_str(st, r->re);
+		hash_str(st, r->eval);
+		hash_str(st, r->unset);
+		int32_t v[8] = { r->type, (int32_t)r->hdr_flags, (int32_t)r->re_flags,
+			(int32_t)(r->tflags & TF_MULTIPLE), r->neg, r->exists, r->enabled, 0 };
+		XXH64_update(st, v, sizeof(v));
+	}
+	uint64_t h = XXH64_digest(st);
+	XXH64_freeState(st);
+	return h;
+}
+
+static void
+cache_path(char *out, size_t outsz, const char *dir, uint64_t key)
+{
+	snprintf(out, outsz, "%s/rules-%016llx.hsdb", dir, (unsigned long long)key);
+}
+
+static bool
+read_u64(FILE *f, uint64_t *v)
+{
+	return fread(v, sizeof(*v), 1, f) == 1;
+}
+
+bool
+rules_cache_read(const char *dir, uint64_t key, size_t nrules, int8_t **decided_r,
+    hs_database_t ***dbs_r, size_t *ndbs_r)
+{
+	char path[4096];
+	cache_path(path, sizeof(path), dir, key);
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return false;
+	char magic[8];
+	uint64_t k, n, ng;
+	int8_t *decided = NULL;
+	hs_database_t **dbs = NULL;
+	size_t got = 0;
+	char *buf = NULL;
+	if (fread(magic, 1, 8, f) != 8 || memcmp(magic, CACHE_MAGIC, 8) != 0 ||
+	    !read_u64(f, &k) || k != key || !read_u64(f, &n) || n != nrules)
+		goto fail;
+	decided = xmalloc(nrules ? nrules : 1);
+	if (fread(decided, 1, nrules, f) != nrules || !read_u64(f, &ng) || ng > nrules + 16)
+		goto fail;
+	dbs = xcalloc(ng ? ng : 1, sizeof(*dbs));
+	for (got = 0; got < ng; got++) {
+		uint64_t sz;
+		if (!read_u64(f, &sz) || sz > CACHE_MAX_DB)
+			goto fail;
+		if (sz == 0)
+			continue;
+		buf = xmalloc(sz);
+		if (fread(buf, 1, sz, f) != sz ||
+		    hs_deserialize_database(buf, sz, &dbs[got]) != HS_SUCCESS)
+			goto fail;
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	*decided_r = decided;
+	*dbs_r = dbs;
+	*ndbs_r = ng;
+	return true;
+fail:
+	log_warn("rules: cache %s unusable; compiling", path);
+	free(buf);
+	for (size_t i = 0; dbs != NULL && i < got; i++)
+		hs_free_database(dbs[i]);
+	free(dbs);
+	free(decided);
+	fclose(f);
+	return false;
+}
+
+static int8_t
+decision(const struct rule *r)
+{
+	int8_t d;
+	switch (r->engine) {
+	case RULES_ENGINE_HYPERSCAN: d = RE_TARGET_HS; break;
+	case RULES_ENGINE_PCRE2: d = RE_TARGET_PCRE; break;
+	case RULES_ENGINE_UNSUPPORTED:
+		d = (r->reason && strncmp(r->reason, "regex:", 6) == 0) ? RE_TARGET_FAIL : -1;
+		break;
+	default: d = -1; break;
+	}
+	if (d >= 0 && r->nogate)
+		d |= 0x10;
+	return d;
+}
+
+void
+rules_cache_write(const struct rules_db *db, const char *dir, uint64_t key)
+{
+	char path[4096], tmp[4160];
+	cache_path(path, sizeof(path), dir, key);
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	FILE *f = fopen(tmp, "wb");
+	if (f == NULL) {
+		log_warn("rules: cannot write cache %s: %s", tmp, strerror(errno));
+		return;
+	}
+	bool ok = fwrite(CACHE_MAGIC, 1, 8, f) == 8;
+	uint64_t v = key;
+	ok = ok && fwrite(&v, sizeof(v), 1, f) == 1;
+	v = db->nrules;
+	ok = ok && fwrite(&v, sizeof(v), 1, f) == 1;
+	for (size_t i = 0; ok && i < db->nrules; i++) {
+		int8_t d = decision(db->rules[i]);
+		ok = fwrite(&d, 1, 1, f) == 1;
+	}
+	v = db->ngroups;
+	ok = ok && fwrite(&v, sizeof(v), 1, f) == 1;
+	for (size_t g = 0; ok && g < db->ngroups; g++) {
+		char *bytes = NULL;
+		size_t len = 0;
+		if (db->groups[g].db != NULL &&
+		    hs_serialize_database(db->groups[g].db, &bytes, &len) != HS_SUCCESS) {
+			ok = false;
+			break;
+		}
+		v = len;
+		ok = fwrite(&v, sizeof(v), 1, f) == 1 && (len == 0 || fwrite(bytes, 1, len, f) == len);
+		free(bytes);
+	}
+	if (fclose(f) != 0)
+		ok = false;
+	if (!ok || rename(tmp, path) != 0) {
+		log_warn("rules: cannot write cache %s", path);
+		unlink(tmp);
+	}
+}
