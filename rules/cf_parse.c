@@ -529,6 +529,8 @@ parse_conditional(struct cf_reader *r, const char *dir, char *args, bool *handle
 			return cf_error(r, "else without if");
 		unsigned k = r->ncond - 1;
 		r->seen_else[k] = true;
+		if (r->parent_active[k] && r->active[k])
+			r->cf->skipped_blocks++;
 		r->active[k] = r->parent_active[k] && !r->active[k];
 		return 0;
 	}

@@ -47,17 +47,18 @@ take_marker(const struct cf *cf, struct buf *s, const char *kind, const struct c
 	return NULL;
 }
 
-/* Length of a tag "<[^<>]+>" at p, or 0. */
+/* Length of a tag at p ("<[^<>]+>" with the default delimiters), or 0. */
 static size_t
-tag_len(const char *p, size_t n)
+tag_len(const struct cf *cf, const char *p, size_t n)
 {
-	if (n < 3 || p[0] != '<')
+	size_t sl = strlen(cf->replace_start), el = strlen(cf->replace_end);
+	if (n < sl + el + 1 || memcmp(p, cf->replace_start, sl) != 0)
 		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if (p[i] == '<')
+	for (size_t i = sl; i + el <= n; i++) {
+		if (memcmp(p + i, cf->replace_start, sl) == 0)
 			return 0;
-		if (p[i] == '>')
-			return i > 1 ? i + 1 : 0;
+		if (memcmp(p + i, cf->replace_end, el) == 0)
+			return i > sl ? i + el : 0;
 	}
 	return 0;
 }
@@ -80,7 +81,7 @@ replace_pass(const struct cf *cf, struct buf *s, struct buf *out, bool *again)
 	size_t n = s->len, i = 0;
 	bool last_was_tag = false, at_start = true;
 	while (i <= n) {
-		size_t tl = i < n ? tag_len(p + i, n - i) : 0;
+		size_t tl = i < n ? tag_len(cf, p + i, n - i) : 0;
 		if (tl == 0) {
 			if (i == n)
 				break;

@@ -149,6 +149,7 @@ struct re_translation {
 	const char *gate;      /* literal that must occur for a PCRE2 match, or NULL */
 	size_t gate_len;
 	bool gate_caseless;
+	bool prefilter;        /* gate is the pattern in HS_FLAG_PREFILTER form */
 };
 
 /* Decides the engine for a Perl regex body with flags. */

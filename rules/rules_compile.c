@@ -371,7 +371,7 @@ group_fill(struct rules_db *db, struct scope_group *g, struct re_translation *ga
 		} else if (r->engine == RULES_ENGINE_HYPERSCAN) {
 			g->ent[g->nent++] = (struct group_entry){ i, GK_DIRECT };
 		} else if (r->engine == RULES_ENGINE_PCRE2) {
-			if (gates[k].gate != NULL)
+			if (gates[k].gate != NULL || gates[k].prefilter)
 				g->ent[g->nent++] = (struct group_entry){ i, GK_GATE };
 			else
 				g->pcre[g->npcre++] = i;
@@ -399,13 +399,11 @@ group_hs_compile(struct rules_db *db, struct scope_group *g, struct re_translati
 	for (unsigned e = 0; e < g->nent; e++) {
 		struct rule *r = db->rules[g->ent[e].rule];
 		ids[e] = e;
-		if (g->ent[e].kind == GK_GATE) {
-			const struct re_translation *t = &gates[gate_pos[e]];
+		const struct re_translation *t = &gates[gate_pos[e]];
+		if (g->ent[e].kind == GK_GATE && t->gate != NULL) {
 			exprs[e] = gate_expr(db->arena, t);
 			flags[e] = HS_FLAG_SINGLEMATCH | (t->gate_caseless ? HS_FLAG_CASELESS : 0);
 		} else {
-			struct re_translation t;
-			memset(&t, 0, sizeof(t));
 			exprs[e] = (r->re_flags & RE_X) ? arena_printf(db->arena, "(?x)%s\n", r->re) : r->re;
 			flags[e] = HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
 			if (r->re_flags & RE_I)
@@ -414,6 +412,8 @@ group_hs_compile(struct rules_db *db, struct scope_group *g, struct re_translati
 				flags[e] |= HS_FLAG_MULTILINE;
 			if (r->re_flags & RE_S)
 				flags[e] |= HS_FLAG_DOTALL;
+			if (g->ent[e].kind == GK_GATE)
+				flags[e] |= HS_FLAG_PREFILTER;
 		}
 	}
 	g->db = NULL;
@@ -442,8 +442,11 @@ group_gates(struct rules_db *db, struct scope_group *g)
 	struct re_translation *gates = xcalloc(g->nrules ? g->nrules : 1, sizeof(*gates));
 	for (unsigned k = 0; k < g->nrules; k++) {
 		struct rule *r = db->rules[g->rules[k]];
-		if (r->engine == RULES_ENGINE_PCRE2 && !r->nogate)
+		if (r->engine == RULES_ENGINE_PCRE2 && !r->nogate) {
 			re_translate_gate_only(db->arena, r->re, r->re_flags, &gates[k]);
+			/* no literal: Hyperscan's prefilter form of the pattern is the gate */
+			gates[k].prefilter = gates[k].gate == NULL;
+		}
 	}
 	return gates;
 }
@@ -479,17 +482,23 @@ rules_hs_compile_group(struct rules_db *db, struct scope_group *g, hs_database_t
 		hs_free_compile_error(cerr);
 		if (g->ent[bad].kind == GK_GATE) {
 			gates[pos[bad]].gate = NULL; /* run ungated */
+			gates[pos[bad]].prefilter = false;
 			r->nogate = true;
 		} else {
 			pcre_fallback(db, r, why);
 			if (r->engine == RULES_ENGINE_PCRE2) {
 				struct re_translation t;
 				re_translate_gate_only(db->arena, r->re, r->re_flags, &t);
+				t.prefilter = t.gate == NULL;
 				gates[pos[bad]] = t;
 				db->stats.pcre_fallback++;
 			}
 		}
 	}
+	if (getenv("RULES_DEBUG_GATES") != NULL)
+		for (unsigned k = 0; k < g->npcre; k++)
+			fprintf(stderr, "ungated %s %s: %s\n", rule_type_name(g->scope),
+			    db->rules[g->pcre[k]]->name, db->rules[g->pcre[k]]->re);
 	free(gates);
 	free(pos);
 	return rc;
