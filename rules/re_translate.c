@@ -174,6 +174,12 @@ find_gate(struct arena *a, const char *re, unsigned flags, struct re_translation
 			run_end(&g);
 			i = skip_class(re, n, i);
 			continue;
+		} else if (c == '{' && is_quant(re, n, i)) {
+			/* a counted repeat: its digits are not text */
+			run_end(&g);
+			const char *close = memchr(re + i, '}', n - i);
+			i = close ? (size_t)(close - re) + 1 : n;
+			continue;
 		} else if (c == '\\') {
 			lit = escape_literal(re, n, i);
 			next = i + 2;

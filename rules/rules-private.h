@@ -193,6 +193,7 @@ struct scope_group {
 	unsigned nrules;
 	unsigned *exists;      /* exists: rules on this header */
 	unsigned nexists;
+	uint64_t layout;       /* hash of the expressions the database holds */
 };
 
 struct rules_db {
@@ -208,6 +209,7 @@ struct rules_db {
 	struct rules_stats stats;
 	uint32_t pcre_match_limit, pcre_depth_limit;
 	unsigned max_ent;      /* largest nent, for scratch */
+	unsigned cache_stale;  /* cached databases whose layout no longer matched */
 };
 
 
@@ -215,12 +217,15 @@ int rules_compile(struct rules_db *db, struct cf *cf);
 int rules_build_groups(struct rules_db *db);
 /* decided: per rule RE_TARGET_* from the cache, or NULL to translate. */
 void rules_classify_all(struct rules_db *db, const int8_t *decided);
-int rules_hs_compile_group(struct rules_db *db, struct scope_group *g, hs_database_t *pre);
+/* Lays out a group and compiles its database; pre (from the cache) is used
+ * instead when it was built from the same layout, and freed otherwise. */
+int rules_hs_compile_group(struct rules_db *db, struct scope_group *g, hs_database_t *pre,
+    uint64_t pre_layout);
 /* Cache in state_dir, keyed by rules content, Hyperscan version and CPU.
  * load: true when decisions and databases were read (dbs[g] per group). */
 uint64_t rules_content_key(const struct rules_db *db);
 bool rules_cache_read(const char *dir, uint64_t key, size_t nrules, int8_t **decided_r,
-    hs_database_t ***dbs_r, size_t *ndbs_r);
+    hs_database_t ***dbs_r, uint64_t **layouts_r, size_t *ndbs_r);
 void rules_cache_write(const struct rules_db *db, const char *dir, uint64_t key);
 
 #endif

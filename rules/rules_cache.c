@@ -12,7 +12,11 @@
  *
  * Layout (host byte order; the key covers the platform):
  *   "FRHSDB01" key:u64 nrules:u64 decided[nrules] ngroups:u64
- *   { size:u64 bytes[size] } x ngroups
+ *   { layout:u64 size:u64 bytes[size] } x ngroups
+ * layout is a hash of the expressions each database was compiled from; a
+ * database whose group now lays out differently (another filterd version
+ * extracting other gates) is compiled again, so the cache never serves a
+ * database whose ids mean something else.
  * Written to a temporary name and renamed, so readers never see a partial
  * file.
  */
@@ -27,7 +31,7 @@
 #include "fcore/xalloc.h"
 #include "rules-private.h"
 
-#define CACHE_MAGIC "FRHSDB01"
+#define CACHE_MAGIC "FRHSDB02"
 #define CACHE_MAX_DB (1u << 30) /* sanity bound on one serialised database */
 
 static void
@@ -79,7 +83,7 @@ read_u64(FILE *f, uint64_t *v)
 
 bool
 rules_cache_read(const char *dir, uint64_t key, size_t nrules, int8_t **decided_r,
-    hs_database_t ***dbs_r, size_t *ndbs_r)
+    hs_database_t ***dbs_r, uint64_t **layouts_r, size_t *ndbs_r)
 {
 	char path[4096];
 	cache_path(path, sizeof(path), dir, key);
@@ -90,6 +94,7 @@ rules_cache_read(const char *dir, uint64_t key, size_t nrules, int8_t **decided_
 	uint64_t k, n, ng;
 	int8_t *decided = NULL;
 	hs_database_t **dbs = NULL;
+	uint64_t *layouts = NULL;
 	size_t got = 0;
 	char *buf = NULL;
 	if (fread(magic, 1, 8, f) != 8 || memcmp(magic, CACHE_MAGIC, 8) != 0 ||
@@ -99,9 +104,10 @@ rules_cache_read(const char *dir, uint64_t key, size_t nrules, int8_t **decided_
 	if (fread(decided, 1, nrules, f) != nrules || !read_u64(f, &ng) || ng > nrules + 16)
 		goto fail;
 	dbs = xcalloc(ng ? ng : 1, sizeof(*dbs));
+	layouts = xcalloc(ng ? ng : 1, sizeof(*layouts));
 	for (got = 0; got < ng; got++) {
 		uint64_t sz;
-		if (!read_u64(f, &sz) || sz > CACHE_MAX_DB)
+		if (!read_u64(f, &layouts[got]) || !read_u64(f, &sz) || sz > CACHE_MAX_DB)
 			goto fail;
 		if (sz == 0)
 			continue;
@@ -115,6 +121,7 @@ rules_cache_read(const char *dir, uint64_t key, size_t nrules, int8_t **decided_
 	fclose(f);
 	*decided_r = decided;
 	*dbs_r = dbs;
+	*layouts_r = layouts;
 	*ndbs_r = ng;
 	return true;
 fail:
@@ -123,6 +130,7 @@ fail:
 	for (size_t i = 0; dbs != NULL && i < got; i++)
 		hs_free_database(dbs[i]);
 	free(dbs);
+	free(layouts);
 	free(decided);
 	fclose(f);
 	return false;
@@ -175,8 +183,11 @@ rules_cache_write(const struct rules_db *db, const char *dir, uint64_t key)
 			ok = false;
 			break;
 		}
+		v = db->groups[g].layout;
+		ok = fwrite(&v, sizeof(v), 1, f) == 1;
 		v = len;
-		ok = fwrite(&v, sizeof(v), 1, f) == 1 && (len == 0 || fwrite(bytes, 1, len, f) == len);
+		ok = ok && fwrite(&v, sizeof(v), 1, f) == 1 &&
+		    (len == 0 || fwrite(bytes, 1, len, f) == len);
 		free(bytes);
 	}
 	if (fclose(f) != 0)

@@ -26,6 +26,7 @@
 #include "fcore/arena.h"
 #include "fcore/log.h"
 #include "fcore/xalloc.h"
+#include <xxhash.h>
 #include "rules-private.h"
 
 static const char *const type_names[RT_COUNT] = {
@@ -294,7 +295,8 @@ same_key(const struct scope_group *g, const struct rule *r)
 		return false;
 	if (r->type != RT_HEADER && r->type != RT_MIMEHEADER)
 		return true;
-	return strcasecmp(g->hdr, r->hdr) == 0 && g->hdr_flags == (r->hdr_flags & ~HDR_UNSUP);
+	/* case matters: MESSAGEID and ALL are pseudo-headers, MessageID is not */
+	return strcmp(g->hdr, r->hdr) == 0 && g->hdr_flags == (r->hdr_flags & ~HDR_UNSUP);
 }
 
 static bool
@@ -389,33 +391,62 @@ gate_expr(struct arena *a, const struct re_translation *t)
 	return e;
 }
 
-static hs_error_t
-group_hs_compile(struct rules_db *db, struct scope_group *g, struct re_translation *gates,
-    unsigned *gate_pos, hs_compile_error_t **cerr)
+/* Expressions and flags of a group's database, in id order (heap arrays). */
+static void
+group_exprs(struct rules_db *db, struct scope_group *g, struct re_translation *gates,
+    unsigned *gate_pos, const char ***exprs_r, unsigned **flags_r)
 {
-	const char **exprs = xcalloc(g->nent, sizeof(*exprs));
-	unsigned *flags = xcalloc(g->nent, sizeof(*flags));
-	unsigned *ids = xcalloc(g->nent, sizeof(*ids));
+	const char **exprs = xcalloc(g->nent ? g->nent : 1, sizeof(*exprs));
+	unsigned *flags = xcalloc(g->nent ? g->nent : 1, sizeof(*flags));
 	for (unsigned e = 0; e < g->nent; e++) {
 		struct rule *r = db->rules[g->ent[e].rule];
-		ids[e] = e;
 		const struct re_translation *t = &gates[gate_pos[e]];
 		if (g->ent[e].kind == GK_GATE && t->gate != NULL) {
 			exprs[e] = gate_expr(db->arena, t);
 			flags[e] = HS_FLAG_SINGLEMATCH | (t->gate_caseless ? HS_FLAG_CASELESS : 0);
-		} else {
-			exprs[e] = (r->re_flags & RE_X) ? arena_printf(db->arena, "(?x)%s\n", r->re) : r->re;
-			flags[e] = HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
-			if (r->re_flags & RE_I)
-				flags[e] |= HS_FLAG_CASELESS;
-			if (r->re_flags & RE_M)
-				flags[e] |= HS_FLAG_MULTILINE;
-			if (r->re_flags & RE_S)
-				flags[e] |= HS_FLAG_DOTALL;
-			if (g->ent[e].kind == GK_GATE)
-				flags[e] |= HS_FLAG_PREFILTER;
+			continue;
 		}
+		exprs[e] = (r->re_flags & RE_X) ? arena_printf(db->arena, "(?x)%s\n", r->re) : r->re;
+		flags[e] = HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
+		if (r->re_flags & RE_I)
+			flags[e] |= HS_FLAG_CASELESS;
+		if (r->re_flags & RE_M)
+			flags[e] |= HS_FLAG_MULTILINE;
+		if (r->re_flags & RE_S)
+			flags[e] |= HS_FLAG_DOTALL;
+		if (g->ent[e].kind == GK_GATE)
+			flags[e] |= HS_FLAG_PREFILTER;
 	}
+	*exprs_r = exprs;
+	*flags_r = flags;
+}
+
+/* What the database was compiled from; a cached database must match it. */
+static uint64_t
+layout_hash(const struct scope_group *g, const char **exprs, const unsigned *flags)
+{
+	XXH64_state_t *st = XXH64_createState();
+	XXH64_reset(st, 0);
+	for (unsigned e = 0; e < g->nent; e++) {
+		XXH64_update(st, exprs[e], strlen(exprs[e]) + 1);
+		XXH64_update(st, &flags[e], sizeof(flags[e]));
+	}
+	uint64_t h = XXH64_digest(st);
+	XXH64_freeState(st);
+	return h;
+}
+
+static hs_error_t
+group_hs_compile(struct rules_db *db, struct scope_group *g, struct re_translation *gates,
+    unsigned *gate_pos, hs_compile_error_t **cerr)
+{
+	const char **exprs;
+	unsigned *flags;
+	group_exprs(db, g, gates, gate_pos, &exprs, &flags);
+	unsigned *ids = xcalloc(g->nent ? g->nent : 1, sizeof(*ids));
+	for (unsigned e = 0; e < g->nent; e++)
+		ids[e] = e;
+	g->layout = layout_hash(g, exprs, flags);
 	g->db = NULL;
 	hs_error_t rc = HS_SUCCESS;
 	if (g->nent > 0)
@@ -424,6 +455,20 @@ group_hs_compile(struct rules_db *db, struct scope_group *g, struct re_translati
 	free(flags);
 	free(ids);
 	return rc;
+}
+
+/* True when a cached database was built from this group's current layout. */
+static bool
+group_layout_matches(struct rules_db *db, struct scope_group *g, struct re_translation *gates,
+    unsigned *gate_pos, uint64_t cached)
+{
+	const char **exprs;
+	unsigned *flags;
+	group_exprs(db, g, gates, gate_pos, &exprs, &flags);
+	g->layout = layout_hash(g, exprs, flags);
+	free(exprs);
+	free(flags);
+	return g->layout == cached;
 }
 
 /* gate_pos: for each entry, the index in the group's rule list (for gates). */
@@ -454,15 +499,25 @@ group_gates(struct rules_db *db, struct scope_group *g)
 /* Lays out one group and compiles its database, unless pre (from the
  * cache) is given. */
 int
-rules_hs_compile_group(struct rules_db *db, struct scope_group *g, hs_database_t *pre)
+rules_hs_compile_group(struct rules_db *db, struct scope_group *g, hs_database_t *pre,
+    uint64_t pre_layout)
 {
 	struct re_translation *gates = group_gates(db, g);
-	g->db = pre;
+	g->db = NULL;
 	unsigned *pos = xcalloc(g->nrules ? g->nrules : 1, sizeof(*pos));
 	int rc = 0;
 	for (;;) {
 		group_fill(db, g, gates);
 		gate_positions(db, g, pos);
+		if (pre != NULL) {
+			if (group_layout_matches(db, g, gates, pos, pre_layout)) {
+				g->db = pre;
+				break;
+			}
+			hs_free_database(pre);
+			pre = NULL;
+			db->cache_stale++;
+		}
 		if (g->db != NULL || g->nent == 0)
 			break;
 		hs_compile_error_t *cerr = NULL;
@@ -495,10 +550,6 @@ rules_hs_compile_group(struct rules_db *db, struct scope_group *g, hs_database_t
 			}
 		}
 	}
-	if (getenv("RULES_DEBUG_GATES") != NULL)
-		for (unsigned k = 0; k < g->npcre; k++)
-			fprintf(stderr, "ungated %s %s: %s\n", rule_type_name(g->scope),
-			    db->rules[g->pcre[k]]->name, db->rules[g->pcre[k]]->re);
 	free(gates);
 	free(pos);
 	return rc;

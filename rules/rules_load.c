@@ -80,8 +80,10 @@ build(struct rules_db *db, const struct fconf *cfg)
 	bool use_cache = cfg->rules.cache && dir != NULL && is_dir(dir);
 	int8_t *decided = NULL;
 	hs_database_t **dbs = NULL;
+	uint64_t *layouts = NULL;
 	size_t ndbs = 0;
-	bool hit = use_cache && rules_cache_read(dir, key, db->nrules, &decided, &dbs, &ndbs);
+	bool hit = use_cache &&
+	    rules_cache_read(dir, key, db->nrules, &decided, &dbs, &layouts, &ndbs);
 	rules_classify_all(db, decided);
 	rules_build_groups(db);
 	if (hit && ndbs != db->ngroups) {
@@ -92,12 +94,17 @@ build(struct rules_db *db, const struct fconf *cfg)
 		log_warn("rules: cache layout differs; compiling");
 	}
 	for (size_t g = 0; g < db->ngroups; g++)
-		rules_hs_compile_group(db, &db->groups[g], hit ? dbs[g] : NULL);
+		rules_hs_compile_group(db, &db->groups[g], hit ? dbs[g] : NULL, hit ? layouts[g] : 0);
+	if (db->cache_stale > 0) {
+		log_warn("rules: %u cached databases were stale; recompiled", db->cache_stale);
+		hit = false;
+	}
 	db->stats.from_cache = hit;
 	if (use_cache && !hit)
 		rules_cache_write(db, dir, key);
 	free(decided);
 	free(dbs);
+	free(layouts);
 }
 
 static void

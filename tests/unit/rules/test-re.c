@@ -41,6 +41,8 @@ static const struct re_case cases[] = {
 	{ "/(?!x)abc|def/", RE_TARGET_PCRE, NULL },               /* top-level alternation */
 	{ "/opt?ional(?=x)/", RE_TARGET_PCRE, "ional" },          /* 't' is optional */
 	{ "/\\x{263a}/", RE_TARGET_PCRE, NULL },                  /* above 0xff: no byte match */
+	{ "/\\bgrow.{0,50}\\bbreast(?!\\s+cancer)/i", RE_TARGET_PCRE, "breast" }, /* not "0,50" */
+	{ "/x{2,3}(?=y)abcd/", RE_TARGET_PCRE, "abcd" },
 };
 
 static void
