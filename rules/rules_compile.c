@@ -13,8 +13,8 @@
  * Meta rules are ordered inputs first; a meta over an input filterd cannot
  * evaluate (an eval: test, a failed regex) is unsupported itself, because
  * running it with that input at 0 would make up hits SpamAssassin does not
- * have. Inputs that are network tests (tflags net) or not defined at all are
- * 0, as in SpamAssassin without network tests.
+ * have. Inputs not defined at all (network plugins' rules are skipped with
+ * their blocks) are 0, as in SpamAssassin without network tests.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -199,12 +199,14 @@ meta_order(struct rules_db *db)
 	free(done);
 }
 
+/* Network tests need no exemption here: their plugins' blocks are skipped,
+ * so they are not defined and read as 0, as in SpamAssassin without network
+ * tests. A defined eval: rule (even one flagged net, like FreeMail's) is a
+ * local test filterd does not run. */
 static bool
 input_unsupported(const struct rule *in)
 {
-	if (in->engine != RULES_ENGINE_UNSUPPORTED)
-		return false;
-	return !(in->tflags & TF_NET); /* network tests are 0 without network */
+	return in->engine == RULES_ENGINE_UNSUPPORTED;
 }
 
 static void

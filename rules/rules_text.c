@@ -180,6 +180,42 @@ append_all(struct buf *out, const struct mime_headers *hs, unsigned flags)
 	return hs->n > 0;
 }
 
+/* SpamAssassin's envelope sender: the SMTP MAIL FROM when the MTA gave it,
+ * else the first X-Envelope-From, Envelope-Sender or Return-Path, trusted
+ * only when no Received line precedes it (an MTA adds it on delivery). */
+static bool
+envelope_from(const struct msg *msg, struct buf *out)
+{
+	static const char *const names[] = { "X-Envelope-From", "Envelope-Sender", "Return-Path" };
+	const struct mime_headers *hs = &msg->mime->headers;
+	if (msg->env.mail_from != NULL) {
+		buf_append_cstr(out, msg->env.mail_from);
+		return true;
+	}
+	for (size_t k = 0; k < 3; k++) {
+		bool after_received = false;
+		for (size_t i = 0; i < hs->n; i++) {
+			const struct mime_header *h = &hs->v[i];
+			if (span_caseeq_cstr(h->name, "Received"))
+				after_received = true;
+			if (!span_caseeq_cstr(h->name, names[k]))
+				continue;
+			if (after_received)
+				break;
+			struct buf tmp;
+			buf_init(&tmp, NULL);
+			append_unfolded_raw(&tmp, h->raw);
+			append_addrs(out, tmp.data, tmp.len, false);
+			buf_deinit(&tmp);
+			const uint8_t *nl = memchr(out->data, '\n', out->len);
+			if (nl != NULL)
+				out->len = (size_t)(nl - out->data); /* the first address */
+			return out->len > 0;
+		}
+	}
+	return false;
+}
+
 bool
 rules_header_text(const struct msg *msg, const char *hdr, unsigned flags, struct buf *out)
 {
@@ -201,16 +237,8 @@ rules_header_text(const struct msg *msg, const char *hdr, unsigned flags, struct
 			any |= append_named(out, hs, ids[i], flags);
 		return any;
 	}
-	if (strcasecmp(hdr, "EnvelopeFrom") == 0) {
-		if (msg->env.mail_from != NULL) {
-			buf_append_cstr(out, msg->env.mail_from);
-			buf_append_byte(out, '\n');
-			return true;
-		}
-		if (append_named(out, hs, "X-Envelope-From", flags | HDR_ADDR))
-			return true;
-		return append_named(out, hs, "Return-Path", flags | HDR_ADDR);
-	}
+	if (strcasecmp(hdr, "EnvelopeFrom") == 0)
+		return envelope_from(msg, out);
 	return append_named(out, hs, hdr, flags);
 }
 

@@ -168,6 +168,7 @@ static const char rules_text[] =
 	"header H_ADDR From:addr =~ /^joe\\@example\\.com$/\n"
 	"header H_NAME From:name =~ /^Joe Doe$/\n"
 	"header H_TOCC ToCc =~ /carol/\n"
+	"header H_ENV EnvelopeFrom =~ /^bounce\\@example\\.org$/\n"
 	"body B_SUBJ /^Greetings friend$/\n"
 	"body B_PARA /first line second line/\n"
 	"body B_NOSPAN /second line.*third/\n"
@@ -189,6 +190,9 @@ static const char rules_text[] =
 	"describe H_ALL the tag header\n";
 
 static const char msg_text[] =
+	"Return-Path: <bounce@example.org>\n"
+	"Received: from a.example by b.example; Sun, 22 Nov 2026 10:00:00 +0000\n"
+	"X-Envelope-From: <late@example.org>\n"
 	"From: Joe Doe <joe@example.com>\n"
 	"To: bob@example.net\n"
 	"Cc: carol@example.net\n"
@@ -215,7 +219,7 @@ test_semantics(void **state)
 	struct run r;
 	run_text(&r, db, s, st, msg_text, sizeof(msg_text) - 1);
 	static const char *hit[] = { "H_ALL", "H_RAW", "H_NEG", "H_UNSET", "H_EXISTS", "H_ADDR",
-		"H_NAME", "H_TOCC", "B_SUBJ", "B_PARA", "B_MULTI", "M_SUB", "B_BACKREF", "F_FULL",
+		"H_NAME", "H_TOCC", "H_ENV", "B_SUBJ", "B_PARA", "B_MULTI", "M_SUB", "B_BACKREF", "F_FULL",
 		"R_RAW" };
 	static const char *miss[] = { "H_NOTEXISTS", "B_NOSPAN", "__B_SUB", "B_ZERO", "M_ZERO",
 		"B_BAD", "E_EVAL", "M_EVAL" };
