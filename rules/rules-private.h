@@ -89,6 +89,8 @@ struct rule {
 	pcre2_code *pcre;      /* fallbacks, multiple, if-unset */
 	struct meta_prog *meta;
 	bool enabled;          /* score != 0 */
+	int eval_id;           /* implemented eval: function (RULES_ENGINE_EVAL) */
+	double eval_a, eval_b; /* its numeric arguments; NAN = undef */
 	bool nogate;           /* gate literal did not compile: PCRE2 runs ungated */
 };
 
@@ -171,6 +173,19 @@ int meta_bound(const struct meta_prog *p, size_t i);
 /* Evaluates with hit counts per rule index. */
 double meta_eval(const struct meta_prog *p, const unsigned *hits);
 
+/* ---- eval: functions (rules_eval.c) ---- */
+
+struct rules_db;
+struct msg;
+struct rules_scratch_eval {
+	pcre2_match_data *md;
+};
+/* true when r->eval names an implemented function with valid arguments */
+bool rules_eval_prepare(struct rules_db *db, struct rule *r);
+int rules_eval_init(struct rules_db *db);
+unsigned rules_eval_run(const struct rules_db *db, const struct rules_scratch_eval *se,
+    const struct rule *r, const struct msg *msg);
+
 /* ---- compiled database ---- */
 
 enum group_kind { GK_DIRECT, GK_GATE };
@@ -210,6 +225,9 @@ struct rules_db {
 	uint32_t pcre_match_limit, pcre_depth_limit;
 	unsigned max_ent;      /* largest nent, for scratch */
 	unsigned cache_stale;  /* cached databases whose layout no longer matched */
+	unsigned *evals;       /* rules run by rules_eval.c */
+	size_t nevals;
+	pcre2_code *eval_local_re, *eval_fetchmail_re;
 };
 
 

@@ -21,6 +21,9 @@
  * file.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,50 +78,72 @@ cache_path(char *out, size_t outsz, const char *dir, uint64_t key)
 	snprintf(out, outsz, "%s/rules-%016llx.hsdb", dir, (unsigned long long)key);
 }
 
+struct cache_reader {
+	const uint8_t *p;
+	size_t len, pos;
+};
+
 static bool
-read_u64(FILE *f, uint64_t *v)
+take(struct cache_reader *r, void *out, size_t n)
 {
-	return fread(v, sizeof(*v), 1, f) == 1;
+	if (n > r->len - r->pos)
+		return false;
+	memcpy(out, r->p + r->pos, n);
+	r->pos += n;
+	return true;
 }
 
+static bool
+read_u64(struct cache_reader *r, uint64_t *v)
+{
+	return take(r, v, sizeof(*v));
+}
+
+/* The file is mapped, not read: the databases are deserialised straight
+ * from the page cache, which keeps a warm start to one copy of each. */
 bool
 rules_cache_read(const char *dir, uint64_t key, size_t nrules, int8_t **decided_r,
     hs_database_t ***dbs_r, uint64_t **layouts_r, size_t *ndbs_r)
 {
 	char path[4096];
 	cache_path(path, sizeof(path), dir, key);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return false;
+	struct stat st;
+	void *map = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && st.st_size > 0)
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return false;
+	struct cache_reader r = { map, (size_t)st.st_size, 0 };
 	char magic[8];
-	uint64_t k, n, ng;
+	uint64_t k, n, ng = 0;
 	int8_t *decided = NULL;
 	hs_database_t **dbs = NULL;
 	uint64_t *layouts = NULL;
 	size_t got = 0;
-	char *buf = NULL;
-	if (fread(magic, 1, 8, f) != 8 || memcmp(magic, CACHE_MAGIC, 8) != 0 ||
-	    !read_u64(f, &k) || k != key || !read_u64(f, &n) || n != nrules)
+	if (!take(&r, magic, 8) || memcmp(magic, CACHE_MAGIC, 8) != 0 || !read_u64(&r, &k) ||
+	    k != key || !read_u64(&r, &n) || n != nrules)
 		goto fail;
 	decided = xmalloc(nrules ? nrules : 1);
-	if (fread(decided, 1, nrules, f) != nrules || !read_u64(f, &ng) || ng > nrules + 16)
+	if (!take(&r, decided, nrules) || !read_u64(&r, &ng) || ng > nrules + 16)
 		goto fail;
 	dbs = xcalloc(ng ? ng : 1, sizeof(*dbs));
 	layouts = xcalloc(ng ? ng : 1, sizeof(*layouts));
 	for (got = 0; got < ng; got++) {
 		uint64_t sz;
-		if (!read_u64(f, &layouts[got]) || !read_u64(f, &sz) || sz > CACHE_MAX_DB)
+		if (!read_u64(&r, &layouts[got]) || !read_u64(&r, &sz) || sz > CACHE_MAX_DB ||
+		    sz > r.len - r.pos)
 			goto fail;
 		if (sz == 0)
 			continue;
-		buf = xmalloc(sz);
-		if (fread(buf, 1, sz, f) != sz ||
-		    hs_deserialize_database(buf, sz, &dbs[got]) != HS_SUCCESS)
+		if (hs_deserialize_database((const char *)r.p + r.pos, sz, &dbs[got]) != HS_SUCCESS)
 			goto fail;
-		free(buf);
-		buf = NULL;
+		r.pos += sz;
 	}
-	fclose(f);
+	munmap(map, r.len);
 	*decided_r = decided;
 	*dbs_r = dbs;
 	*layouts_r = layouts;
@@ -126,13 +151,13 @@ rules_cache_read(const char *dir, uint64_t key, size_t nrules, int8_t **decided_
 	return true;
 fail:
 	log_warn("rules: cache %s unusable; compiling", path);
-	free(buf);
 	for (size_t i = 0; dbs != NULL && i < got; i++)
-		hs_free_database(dbs[i]);
+		if (dbs[i] != NULL)
+			hs_free_database(dbs[i]);
 	free(dbs);
 	free(layouts);
 	free(decided);
-	fclose(f);
+	munmap(map, r.len);
 	return false;
 }
 

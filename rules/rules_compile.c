@@ -86,6 +86,10 @@ classify(struct rules_db *db, struct rule *r, int decided)
 		r->engine = RULES_ENGINE_DISABLED;
 		return;
 	}
+	if (r->eval != NULL && rules_eval_prepare(db, r)) {
+		r->engine = RULES_ENGINE_EVAL;
+		return;
+	}
 	if (r->eval != NULL) {
 		char fn[128];
 		snprintf(fn, sizeof(fn), "eval:%.*s", (int)strcspn(r->eval, "( \t"), r->eval);
@@ -283,6 +287,11 @@ rules_classify_all(struct rules_db *db, const int8_t *decided)
 		if (r->type != RT_META)
 			classify(db, r, decided ? decided[i] : -1);
 	}
+	db->evals = arena_array(db->arena, db->nrules + 1, sizeof(unsigned));
+	db->nevals = 0;
+	for (size_t i = 0; i < db->nrules; i++)
+		if (db->rules[i]->engine == RULES_ENGINE_EVAL)
+			db->evals[db->nevals++] = (unsigned)i;
 	meta_order(db);
 	meta_propagate(db);
 	count_types(db);

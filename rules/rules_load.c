@@ -175,6 +175,10 @@ rules_free(struct rules_db **dbp)
 	for (size_t i = 0; i < db->nrules; i++)
 		if (db->rules[i]->pcre != NULL)
 			pcre2_code_free(db->rules[i]->pcre);
+	if (db->eval_local_re != NULL)
+		pcre2_code_free(db->eval_local_re);
+	if (db->eval_fetchmail_re != NULL)
+		pcre2_code_free(db->eval_fetchmail_re);
 	free(db->groups);
 	arena_free(&db->arena);
 	free(db);
@@ -219,6 +223,7 @@ rules_engine_name(enum rules_engine e)
 	case RULES_ENGINE_EXISTS: return "exists";
 	case RULES_ENGINE_UNSUPPORTED: return "unsupported";
 	case RULES_ENGINE_DISABLED: return "disabled";
+	case RULES_ENGINE_EVAL: return "eval";
 	}
 	return "?";
 }

@@ -285,6 +285,16 @@ run_group(const struct rules_db *db, struct rules_scratch *s, const struct msg *
 }
 
 static void
+run_evals(const struct rules_db *db, struct rules_scratch *s, const struct msg *msg)
+{
+	struct rules_scratch_eval se = { s->md };
+	for (size_t k = 0; k < db->nevals; k++) {
+		unsigned i = db->evals[k];
+		s->hits[i] = rules_eval_run(db, &se, db->rules[i], msg);
+	}
+}
+
+static void
 run_metas(const struct rules_db *db, struct rules_scratch *s)
 {
 	for (size_t k = 0; k < db->nmeta; k++) {
@@ -311,6 +321,7 @@ rules_run(const struct rules_db *db, struct rules_scratch *s, const struct msg *
 	for (size_t g = 0; g < db->ngroups; g++)
 		if (db->groups[g].scope != RT_BODY)
 			run_group(db, s, msg, &db->groups[g], &body_built);
+	run_evals(db, s, msg);
 	run_metas(db, s);
 	int n = 0;
 	for (size_t i = 0; i < db->nrules; i++) {

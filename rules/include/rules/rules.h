@@ -70,6 +70,7 @@ enum rules_engine {
 	RULES_ENGINE_EXISTS,       /* header exists: test, no regex */
 	RULES_ENGINE_UNSUPPORTED,
 	RULES_ENGINE_DISABLED,     /* score 0 */
+	RULES_ENGINE_EVAL,         /* eval: function implemented by filterd */
 };
 
 struct rules_info {

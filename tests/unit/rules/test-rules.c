@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <dirent.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -53,6 +54,42 @@ add_urls(struct arena *a, struct mime_message *mm)
 	}
 }
 
+/* Date and Received times are the MIME layer's too; fill them the same way
+ * when the parser in this tree does not. */
+static time_t
+parse_date(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *comma = strchr(s, ',');
+	const char *end = strptime(comma ? comma + 1 : s, " %d %b %Y %H:%M:%S", &tm);
+	if (end == NULL)
+		return 0;
+	int off = atoi(end);
+	time_t t = timegm(&tm);
+	return t - ((off / 100) * 3600 + (off % 100) * 60);
+}
+
+static void
+add_dates(struct arena *a, struct mime_message *mm)
+{
+	if (mm->date != 0)
+		return;
+	mm->received = arena_array(a, mm->headers.n + 1, sizeof(*mm->received));
+	mm->nreceived = 0;
+	for (size_t i = 0; i < mm->headers.n; i++) {
+		const struct mime_header *h = &mm->headers.v[i];
+		if (span_caseeq_cstr(h->name, "Date")) {
+			mm->date = parse_date(h->value);
+			mm->has_date = mm->date != 0;
+		} else if (span_caseeq_cstr(h->name, "Received")) {
+			const char *semi = strrchr(h->value, ';');
+			memset(&mm->received[mm->nreceived], 0, sizeof(mm->received[0]));
+			mm->received[mm->nreceived++].ts = semi ? parse_date(semi + 1) : 0;
+		}
+	}
+}
+
 static void
 run_text(struct run *r, const struct rules_db *db, struct rules_scratch *s,
     const struct symtab *st, const char *text, size_t len)
@@ -63,6 +100,7 @@ run_text(struct run *r, const struct rules_db *db, struct rules_scratch *s,
 	r->m.raw = span_make(arena_memdup(r->a, text, len), len);
 	r->m.mime = mime_parse(r->a, r->m.raw, NULL);
 	add_urls(r->a, r->m.mime);
+	add_dates(r->a, r->m.mime);
 	result_init(&r->res, r->a, st);
 	assert_true(rules_run(db, s, &r->m, &r->res) >= 0);
 }
@@ -281,6 +319,57 @@ test_semantics(void **state)
 }
 
 static void
+test_eval_shifted_date(void **state)
+{
+	char *path = temp_cf(
+	    "header PAST_06_12 eval:check_for_shifted_date('-12', '-6')\n"
+	    "header PAST_96_XX eval:check_for_shifted_date('undef', '-96')\n"
+	    "header FUTURE_03_06 eval:check_for_shifted_date('3', '6')\n"
+	    "header BAD_ARGS eval:check_for_shifted_date('x')\n"
+	    "header OTHER eval:check_for_no_such_thing()\n");
+	const char *paths[] = { path };
+	struct fconf *c = config(paths, 1);
+	char err[512];
+	struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
+	assert_non_null(db);
+	struct rules_scratch *s = rules_scratch_new(db);
+	/* the fetchmail and local hops on top are days later: left out */
+	static const char past[] =
+	    "Received: from localhost (localhost [127.0.0.1]) by h.example (Postfix) with ESMTP id 1;"
+	    " Mon, 30 Sep 2002 10:00:00 +0100\n"
+	    "Received: from mail.example by localhost with IMAP (fetchmail-5.9.0) for me@localhost;"
+	    " Mon, 30 Sep 2002 10:00:00 +0100 (IST)\n"
+	    "Received: from a.example by mx.example; Fri, 27 Sep 2002 20:00:00 +0000\n"
+	    "Date: Fri, 27 Sep 2002 10:00:00 +0000\n"
+	    "Subject: x\n\nbody\n";
+	struct run r;
+	run_text(&r, db, s, NULL, past, sizeof(past) - 1);
+	assert_true(result_has(&r.res, "PAST_06_12"));
+	assert_false(result_has(&r.res, "PAST_96_XX"));
+	assert_false(result_has(&r.res, "FUTURE_03_06"));
+	arena_free(&r.a);
+	static const char future[] =
+	    "Received: from a.example by mx.example; Fri, 27 Sep 2002 10:00:00 +0000\n"
+	    "Date: Fri, 27 Sep 2002 14:00:00 +0000\n"
+	    "Subject: x\n\nbody\n";
+	run_text(&r, db, s, NULL, future, sizeof(future) - 1);
+	assert_true(result_has(&r.res, "FUTURE_03_06"));
+	assert_false(result_has(&r.res, "PAST_06_12"));
+	arena_free(&r.a);
+	for (size_t i = 0; i < rules_count(db); i++) {
+		struct rules_info in;
+		rules_get_info(db, i, &in);
+		bool implemented = strncmp(in.name, "PAST", 4) == 0 || strncmp(in.name, "FUT", 3) == 0;
+		assert_int_equal(in.engine, implemented ? RULES_ENGINE_EVAL : RULES_ENGINE_UNSUPPORTED);
+	}
+	rules_scratch_free(&s);
+	rules_free(&db);
+	cfg_free(&c);
+	unlink(path);
+	free(path);
+}
+
+static void
 test_cache(void **state)
 {
 	char dir[] = "/tmp/test-rules-cache-XXXXXX";
@@ -365,6 +454,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_rules_fixtures),
 		cmocka_unit_test(test_semantics),
+		cmocka_unit_test(test_eval_shifted_date),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_load_errors),
 	};
