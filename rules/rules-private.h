@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <hs/hs.h>
@@ -183,6 +184,7 @@ struct rules_scratch_eval {
 /* true when r->eval names an implemented function with valid arguments */
 bool rules_eval_prepare(struct rules_db *db, struct rule *r);
 int rules_eval_init(struct rules_db *db);
+bool rules_parse_date(const char *s, size_t len, time_t *out);
 unsigned rules_eval_run(const struct rules_db *db, const struct rules_scratch_eval *se,
     const struct rule *r, const struct msg *msg);
 
@@ -227,7 +229,7 @@ struct rules_db {
 	unsigned cache_stale;  /* cached databases whose layout no longer matched */
 	unsigned *evals;       /* rules run by rules_eval.c */
 	size_t nevals;
-	pcre2_code *eval_local_re, *eval_fetchmail_re;
+	pcre2_code *eval_local_re, *eval_fetchmail_re, *eval_rcvd_date_re;
 };
 
 

@@ -12,7 +12,10 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "fcore/mime.h"
 #include "fcore/msg.h"
@@ -56,18 +59,168 @@ match_value(const pcre2_code *re, const struct rules_scratch_eval *se, const cha
 	return pcre2_match(re, (PCRE2_SPTR)v, n, 0, 0, se->md, NULL) >= 0;
 }
 
+static const char *const months[] = { "jan", "feb", "mar", "apr", "may", "jun", "jul",
+	"aug", "sep", "oct", "nov", "dec" };
+
+static const struct { const char *name; int off; } zones[] = {
+	{ "UT", 0 }, { "UTC", 0 }, { "GMT", 0 }, { "Z", 0 }, { "EST", -500 }, { "EDT", -400 },
+	{ "CST", -600 }, { "CDT", -500 }, { "MST", -700 }, { "MDT", -600 }, { "PST", -800 },
+	{ "PDT", -700 }, { "BST", 100 }, { "CET", 100 }, { "CEST", 200 }, { "IST", 100 },
+	{ "JST", 900 }, { "EET", 200 }, { "WET", 0 },
+};
+
+static int
+month_of(const char *w, size_t n)
+{
+	if (n != 3)
+		return -1;
+	for (int i = 0; i < 12; i++)
+		if (strncasecmp(w, months[i], 3) == 0)
+			return i + 1;
+	return -1;
+}
+
+static bool
+all_digits(const char *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (w[i] < '0' || w[i] > '9')
+			return false;
+	return n > 0;
+}
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+static long
+days_from_civil(long y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	long era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (long)doe - 719468;
+}
+
+/* SpamAssassin's parse_rfc822_date: lenient about order and ranges, the
+ * numeric zone taken as written (even -1600), years clamped to 1970-2037.
+ * false when no day, month and year are found. */
+bool
+rules_parse_date(const char *s, size_t len, time_t *out)
+{
+	char w[32][32];
+	size_t n = 0;
+	for (size_t i = 0; i < len && n < 32;) {
+		while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == ',' || s[i] == '\n' ||
+		    s[i] == '\r'))
+			i++;
+		size_t st = i;
+		while (i < len && s[i] != ' ' && s[i] != '\t' && s[i] != ',' && s[i] != '\n' &&
+		    s[i] != '\r')
+			i++;
+		if (i > st) {
+			size_t l = i - st < 31 ? i - st : 31;
+			memcpy(w[n], s + st, l);
+			w[n][l] = '\0';
+			n++;
+		}
+	}
+	long yyyy = -1, dd = 0, mon = -1, hh = 0, mm = 0, ss = 0, tz = 0;
+	size_t used = SIZE_MAX;
+	for (size_t i = 0; i + 2 < n && yyyy < 0; i++) {
+		int m = month_of(w[i + 1], strlen(w[i + 1]));
+		size_t yl = strlen(w[i + 2]);
+		if (m > 0 && all_digits(w[i], strlen(w[i])) && all_digits(w[i + 2], yl) && yl >= 2 &&
+		    yl <= 4) {
+			dd = atol(w[i]);
+			mon = m;
+			yyyy = atol(w[i + 2]);
+			if (yl == 2 && yyyy < 50)
+				yyyy += 2000;
+			else if (yl != 4)
+				yyyy += 1900;
+			used = i;
+		}
+	}
+	if (yyyy < 0)
+		return false;
+	bool have_tz = false;
+	for (size_t i = 0; i < n; i++) {
+		if (i >= used && i <= used + 2)
+			continue;
+		int h, mi, se = 0;
+		if ((sscanf(w[i], "%d:%d:%d", &h, &mi, &se) >= 2) && strchr(w[i], ':') != NULL &&
+		    hh == 0 && mm == 0) {
+			hh = h;
+			mm = mi;
+			ss = se;
+		} else if (!have_tz && (w[i][0] == '+' || w[i][0] == '-') && strlen(w[i]) == 5 &&
+		    all_digits(w[i] + 1, 4)) {
+			long v = atol(w[i] + 1);
+			tz = (w[i][0] == '-' ? -1 : 1) * ((v / 100) * 3600 + (v % 100) * 60);
+			have_tz = true;
+		} else if (!have_tz) {
+			for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+				if (strcmp(w[i], zones[z].name) == 0) {
+					tz = (zones[z].off / 100) * 3600 + (zones[z].off % 100) * 60;
+					have_tz = true;
+				}
+			}
+		}
+	}
+	if (ss > 59)
+		ss = 59;
+	if (mm > 59)
+		mm = 59;
+	if (hh > 23)
+		hh = 23;
+	long max_dd = 31;
+	if (mon == 4 || mon == 6 || mon == 9 || mon == 11)
+		max_dd = 30;
+	else if (mon == 2)
+		max_dd = (!(yyyy % 4) && ((yyyy % 100) || !(yyyy % 400))) ? 29 : 28;
+	if (dd > max_dd) {
+		dd = 1;
+		if (++mon > 12) {
+			mon = 1;
+			yyyy++;
+		}
+	}
+	if (yyyy > 2037)
+		yyyy = 2037;
+	else if (yyyy < 1970)
+		yyyy = 1970;
+	if (dd < 1)
+		dd = 1;
+	long t = days_from_civil(yyyy, (unsigned)mon, (unsigned)dd) * 86400 + hh * 3600 + mm * 60 + ss;
+	*out = (time_t)(t - tz);
+	return true;
+}
+
+static bool
+date_header_time(const struct mime_message *m, time_t *t)
+{
+	static const char *const names[] = { "Resent-Date", "Date" };
+	for (size_t k = 0; k < 2; k++)
+		for (size_t i = 0; i < m->headers.n; i++)
+			if (span_caseeq_cstr(m->headers.v[i].name, names[k]) &&
+			    m->headers.v[i].value_len > 0 &&
+			    rules_parse_date(m->headers.v[i].value, m->headers.v[i].value_len, t))
+				return true;
+	return false;
+}
+
 /* Seconds between the Date header and the closest Received time. */
 static double
 date_diff(const struct rules_db *db, const struct rules_scratch_eval *se, const struct msg *msg)
 {
 	const struct mime_message *m = msg->mime;
-	if (!m->has_date || m->date == 0 || m->nreceived == 0)
+	time_t date;
+	if (!date_header_time(m, &date))
 		return 0;
-	/* Received header values, in order, to recognise local hops */
 	const struct mime_header *rh[64];
 	size_t nrh = 0;
 	for (size_t i = 0; i < m->headers.n && nrh < 64; i++)
-		if (span_caseeq_cstr(m->headers.v[i].name, "Received"))
+		if (span_caseeq_cstr(m->headers.v[i].name, "Received") && m->headers.v[i].value_len)
 			rh[nrh++] = &m->headers.v[i];
 	size_t first = 0;
 	if (nrh > 0 && match_value(db->eval_local_re, se, rh[0]->value, rh[0]->value_len)) {
@@ -79,9 +232,15 @@ date_diff(const struct rules_db *db, const struct rules_scratch_eval *se, const 
 	}
 	double diffs[64];
 	size_t nd = 0;
-	for (size_t i = first; i < m->nreceived && nd < 64; i++)
-		if (m->received[i].ts != 0)
-			diffs[nd++] = difftime(m->date, m->received[i].ts);
+	for (size_t i = first; i < nrh && nd < 64; i++) {
+		if (pcre2_match(db->eval_rcvd_date_re, (PCRE2_SPTR)rh[i]->value, rh[i]->value_len, 0,
+		    0, se->md, NULL) < 0)
+			continue;
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(se->md);
+		time_t t;
+		if (rules_parse_date(rh[i]->value + ov[0], ov[1] - ov[0], &t))
+			diffs[nd++] = difftime(date, t);
+	}
 	if (nd == 0)
 		return 0;
 	if (nd > 1 && diffs[nd - 1] == 0)
@@ -138,7 +297,9 @@ rules_eval_init(struct rules_db *db)
 	    0, why, sizeof(why));
 	db->eval_fetchmail_re = re_pcre_compile("\\bby localhost with \\w+ \\(fetchmail-[\\d.]+",
 	    0, why, sizeof(why));
-	return db->eval_local_re && db->eval_fetchmail_re ? 0 : -1;
+	db->eval_rcvd_date_re = re_pcre_compile("\\s.?\\d+ \\S\\S\\S \\d+ \\d+:\\d+:\\d+ \\S+",
+	    0, why, sizeof(why));
+	return db->eval_local_re && db->eval_fetchmail_re && db->eval_rcvd_date_re ? 0 : -1;
 }
 
 unsigned

@@ -179,6 +179,8 @@ rules_free(struct rules_db **dbp)
 		pcre2_code_free(db->eval_local_re);
 	if (db->eval_fetchmail_re != NULL)
 		pcre2_code_free(db->eval_fetchmail_re);
+	if (db->eval_rcvd_date_re != NULL)
+		pcre2_code_free(db->eval_rcvd_date_re);
 	free(db->groups);
 	arena_free(&db->arena);
 	free(db);
