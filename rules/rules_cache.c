@@ -20,6 +20,7 @@
  * Written to a temporary name and renamed, so readers never see a partial
  * file.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -178,6 +179,27 @@ decision(const struct rule *r)
 	return d;
 }
 
+/* Older databases (other rules, another Hyperscan) are some 20-40 MB each:
+ * only the current one is kept. */
+static void
+remove_stale(const char *dir, const char *keep)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t l = strlen(e->d_name);
+		if (strncmp(e->d_name, "rules-", 6) != 0 || l < 11 ||
+		    strcmp(e->d_name + l - 5, ".hsdb") != 0 || strcmp(e->d_name, keep) == 0)
+			continue;
+		char p[4096];
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+}
+
 void
 rules_cache_write(const struct rules_db *db, const char *dir, uint64_t key)
 {
@@ -220,5 +242,8 @@ rules_cache_write(const struct rules_db *db, const char *dir, uint64_t key)
 	if (!ok || rename(tmp, path) != 0) {
 		log_warn("rules: cannot write cache %s", path);
 		unlink(tmp);
+		return;
 	}
+	const char *slash = strrchr(path, '/');
+	remove_stale(dir, slash ? slash + 1 : path);
 }

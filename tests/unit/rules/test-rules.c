@@ -411,6 +411,14 @@ test_cache(void **state)
 	rules_get_stats(db, &s2);
 	assert_false(s2.from_cache);
 	rules_free(&db);
+	/* only the current database stays in state_dir */
+	DIR *d = opendir(dir);
+	unsigned nfiles = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		nfiles += strncmp(de->d_name, "rules-", 6) == 0;
+	closedir(d);
+	assert_int_equal(nfiles, 1);
 	unlink(extra);
 	free(extra);
 	char cmd[256];
