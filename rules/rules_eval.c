@@ -9,6 +9,10 @@
  * check_for_shifted_date(min, max): the Date header against the times of the
  * Received headers (fetchmail and local delivery hops at the top left out,
  * the closest one chosen), in hours; 'undef' leaves a bound open.
+ * check_for_mime_html(), check_for_mime_html_only() and check_for_mime() for
+ * mime_base64_count, mime_qp_count, mime_attachment,
+ * mime_base64_encoded_text and mime_bad_iso_charset: MIMEEval's counts over
+ * the parts' declared types, encodings, dispositions and charsets.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -262,12 +266,118 @@ eval_shifted_date(const struct rules_db *db, const struct rules_scratch_eval *se
 	return lo && hi;
 }
 
+/* MIMEEval's per-part counts (Mail::SpamAssassin::Plugin::MIMEEval). */
+enum mime_attr {
+	MA_HTML_ONLY, MA_HTML, MA_BASE64_COUNT, MA_QP_COUNT, MA_ATTACHMENT,
+	MA_BASE64_TEXT, MA_BAD_ISO_CHARSET,
+};
+
+static bool
+ascii_charset(const char *cs)
+{
+	static const char *const names[] = { "us-ascii", "ansi_x3.4-1968", "iso-ir-6",
+		"ansi_x3.4-1986", "iso_646.irv:1991", "ascii", "iso646-us", "us", "ibm367", "cp367",
+		"csascii" };
+	if (cs == NULL || *cs == '\0')
+		return true;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strstr(cs, names[i]) != NULL)
+			return true;
+	return false;
+}
+
+static bool
+bad_iso_charset(const char *cs)
+{
+	if (cs == NULL || strncmp(cs, "iso-", 4) != 0 || strchr(cs + 4, '-') == NULL)
+		return false;
+	return strncmp(cs, "iso-8859-", 9) != 0 && strncmp(cs, "iso-2022-jp", 11) != 0 &&
+	    strncmp(cs, "iso-2022-kr", 11) != 0;
+}
+
+static unsigned
+mime_attr(const struct msg *msg, int which)
+{
+	const struct mime_message *m = msg->mime;
+	unsigned html = 0, text = 0, b64 = 0, qp = 0, att = 0, b64text = 0, badiso = 0;
+	for (size_t i = 0; i < m->nparts; i++) {
+		const struct mime_part *p = &m->parts[i];
+		bool is_text = p->type != NULL && strcmp(p->type, "text") == 0;
+		if (is_text && p->subtype != NULL && strcmp(p->subtype, "html") == 0)
+			html++;
+		else if (is_text)
+			text++;
+		if (p->cte == MIME_CTE_BASE64)
+			b64++;
+		else if (p->cte == MIME_CTE_QP)
+			qp++;
+		bool attd = p->disposition != NULL && strcmp(p->disposition, "attachment") == 0;
+		att += attd;
+		if (is_text && p->cte == MIME_CTE_BASE64 && ascii_charset(p->charset) &&
+		    p->disposition == NULL)
+			b64text = 1;
+		badiso |= bad_iso_charset(p->charset);
+	}
+	const struct mime_header *ct = mime_header_get(&m->headers, "Content-Type");
+	bool top_html = ct != NULL && strncasecmp(ct->value, "text/html", 9) == 0;
+	switch (which) {
+	case MA_HTML_ONLY: return top_html || (html > 0 && text == 0);
+	case MA_HTML: return top_html || html > 0;
+	case MA_BASE64_COUNT: return b64;
+	case MA_QP_COUNT: return qp;
+	case MA_ATTACHMENT: return att;
+	case MA_BASE64_TEXT: return b64text;
+	case MA_BAD_ISO_CHARSET: return badiso;
+	}
+	return 0;
+}
+
+static unsigned
+eval_mime(const struct rules_db *db, const struct rules_scratch_eval *se, const struct rule *r,
+    const struct msg *msg)
+{
+	return mime_attr(msg, (int)r->eval_a);
+}
+
+/* Argument of check_for_mime('name'), or of the two fixed functions. */
+static int
+parse_mime_arg(const char *call, double *a)
+{
+	static const struct { const char *arg; int attr; } args[] = {
+		{ "mime_base64_count", MA_BASE64_COUNT }, { "mime_qp_count", MA_QP_COUNT },
+		{ "mime_attachment", MA_ATTACHMENT }, { "mime_base64_encoded_text", MA_BASE64_TEXT },
+		{ "mime_bad_iso_charset", MA_BAD_ISO_CHARSET },
+	};
+	if (strncmp(call, "check_for_mime_html_only(", 25) == 0) {
+		*a = MA_HTML_ONLY;
+		return 0;
+	}
+	if (strncmp(call, "check_for_mime_html(", 20) == 0) {
+		*a = MA_HTML;
+		return 0;
+	}
+	const char *q = strchr(call, '\'');
+	if (q == NULL)
+		return -1;
+	for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
+		size_t n = strlen(args[i].arg);
+		if (strncmp(q + 1, args[i].arg, n) == 0 && q[1 + n] == '\'') {
+			*a = args[i].attr;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static const struct {
 	const char *name;
 	unsigned (*run)(const struct rules_db *, const struct rules_scratch_eval *,
 	    const struct rule *, const struct msg *);
 } evals[] = {
 	{ "check_for_shifted_date", eval_shifted_date },
+	{ "check_for_mime", eval_mime },
+	{ "check_for_mime_html", eval_mime },
+	{ "check_for_mime_html_only", eval_mime },
 };
 
 bool
@@ -277,7 +387,9 @@ rules_eval_prepare(struct rules_db *db, struct rule *r)
 	for (size_t i = 0; i < sizeof(evals) / sizeof(evals[0]); i++) {
 		if (strlen(evals[i].name) != n || strncmp(evals[i].name, r->eval, n) != 0)
 			continue;
-		if (parse_two_args(r->eval, &r->eval_a, &r->eval_b) != 0)
+		int rc = evals[i].run == eval_mime ? parse_mime_arg(r->eval, &r->eval_a) :
+		    parse_two_args(r->eval, &r->eval_a, &r->eval_b);
+		if (rc != 0)
 			return false;
 		r->eval_id = (int)i;
 		return rules_eval_init(db) == 0;

@@ -370,6 +370,45 @@ test_eval_shifted_date(void **state)
 }
 
 static void
+test_eval_mime(void **state)
+{
+	char *path = temp_cf(
+	    "body M_HTML_ONLY eval:check_for_mime_html_only()\n"
+	    "body M_HTML eval:check_for_mime_html()\n"
+	    "rawbody M_B64 eval:check_for_mime('mime_base64_count')\n"
+	    "rawbody M_LONG eval:check_for_mime('mime_qp_long_line')\n");
+	const char *paths[] = { path };
+	struct fconf *c = config(paths, 1);
+	char err[512];
+	struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
+	assert_non_null(db);
+	struct rules_scratch *s = rules_scratch_new(db);
+	static const char html[] = "Content-Type: text/html\nSubject: x\n\n<b>hi</b>\n";
+	static const char plain[] = "Content-Type: text/plain\nSubject: x\n\nhi\n";
+	struct run r;
+	run_text(&r, db, s, NULL, html, sizeof(html) - 1);
+	assert_true(result_has(&r.res, "M_HTML_ONLY"));
+	assert_true(result_has(&r.res, "M_HTML"));
+	arena_free(&r.a);
+	run_text(&r, db, s, NULL, plain, sizeof(plain) - 1);
+	assert_false(result_has(&r.res, "M_HTML_ONLY"));
+	assert_false(result_has(&r.res, "M_HTML"));
+	assert_false(result_has(&r.res, "M_B64"));
+	arena_free(&r.a);
+	for (size_t i = 0; i < rules_count(db); i++) {
+		struct rules_info in;
+		rules_get_info(db, i, &in);
+		assert_int_equal(in.engine, strcmp(in.name, "M_LONG") == 0 ?
+		    RULES_ENGINE_UNSUPPORTED : RULES_ENGINE_EVAL);
+	}
+	rules_scratch_free(&s);
+	rules_free(&db);
+	cfg_free(&c);
+	unlink(path);
+	free(path);
+}
+
+static void
 test_cache(void **state)
 {
 	char dir[] = "/tmp/test-rules-cache-XXXXXX";
@@ -463,6 +502,7 @@ main(void)
 		cmocka_unit_test(test_default_rules_fixtures),
 		cmocka_unit_test(test_semantics),
 		cmocka_unit_test(test_eval_shifted_date),
+		cmocka_unit_test(test_eval_mime),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_load_errors),
 	};
