@@ -141,10 +141,11 @@ rule_by_name(struct cf *cf, const char *name)
 	return r != NULL && r->defined ? r : NULL;
 }
 
+/* Index in db->rules: rules_compile() parks it in r->group until the
+ * groups are built (rules_classify_all resets it). */
 static int
 rule_index(const struct rules_db *db, const struct rule *r)
 {
-	/* rules keep their load-order index in group (reused before grouping) */
 	return r->group;
 }
 
@@ -317,14 +318,6 @@ in_group_engine(const struct rule *r)
 	    r->engine == RULES_ENGINE_EXISTS;
 }
 
-static void
-push_u(struct arena *a, unsigned **v, unsigned *n, unsigned x)
-{
-	/* arrays are sized at creation (see rules_build_groups) */
-	(void)a;
-	(*v)[(*n)++] = x;
-}
-
 int
 rules_build_groups(struct rules_db *db)
 {
@@ -365,7 +358,7 @@ rules_build_groups(struct rules_db *db)
 		struct rule *r = db->rules[i];
 		if (r->group >= 0) {
 			struct scope_group *gr = &db->groups[r->group];
-			push_u(db->arena, &gr->rules, &gr->nrules, (unsigned)i);
+			gr->rules[gr->nrules++] = (unsigned)i; /* sized by the first pass */
 		}
 	}
 	return 0;
