@@ -195,6 +195,7 @@ static const struct cfg_key cfg_keys[] = {
 	K_LIST(C, "rules.paths", rules.paths, NULL, 0),
 	K_LIST(C, "rules.local", rules.local, NULL, 0),
 	K_BOOL(C, "rules.cache", rules.cache),
+	K_STR(C, "rules.cache_dir", rules.cache_dir, CFG_F_NULLABLE),
 
 	K_BOOL(C, "stats.enabled", stats.enabled),
 	K_ENUMS(C, "stats.backend", stats.backend, stats_backends),

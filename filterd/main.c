@@ -20,6 +20,7 @@ usage(FILE *f)
 	    "usage: filterd [--config FILE] [--check-config]     run the daemon (foreground)\n"
 	    "       filterd [--config FILE] scan [-d user] [-i ip] [-F from] [-r rcpt] FILE|DIR...\n"
 	    "       filterd [--config FILE] mime FILE\n"
+	    "       filterd [--config FILE] rules [--list]\n"
 	    "       filterd --version\n");
 }
 
@@ -64,6 +65,8 @@ main(int argc, char **argv)
 		rc = offline_scan_main(cfg, argc - optind, argv + optind);
 	else if (optind < argc && strcmp(argv[optind], "mime") == 0)
 		rc = offline_mime_main(cfg, argc - optind, argv + optind);
+	else if (optind < argc && strcmp(argv[optind], "rules") == 0)
+		rc = offline_rules_main(cfg, argc - optind, argv + optind);
 	else if (optind < argc) {
 		fprintf(stderr, "filterd: unknown command '%s'\n", argv[optind]);
 		usage(stderr);

@@ -15,6 +15,7 @@
 #include "fcore/mime_json.h"
 #include "fcore/xalloc.h"
 #include "reply_json.h"
+#include "rules/rules.h"
 #include "scan.h"
 #include "statedir.h"
 
@@ -245,4 +246,40 @@ offline_mime_main(const struct fconf *cfg, int argc, char **argv)
 	}
 	scan_engine_deinit(&e);
 	return rc;
+}
+
+int
+offline_rules_main(const struct fconf *cfg, int argc, char **argv)
+{
+	bool list = argc > 1 && strcmp(argv[1], "--list") == 0;
+	struct scan_engine e;
+	char err[1024];
+	if (state_dir_ensure(cfg->state_dir) != 0)
+		return 1;
+	if (scan_engine_init(&e, cfg, true, err, sizeof(err)) != 0) {
+		fprintf(stderr, "filterd rules: %s\n", err);
+		return 1;
+	}
+	if (e.rules == NULL) {
+		printf("rules are disabled (rules.enabled: false)\n");
+		scan_engine_deinit(&e);
+		return 0;
+	}
+	struct rules_stats rs;
+	rules_get_stats(e.rules, &rs);
+	for (size_t i = 0; i < rules_nfiles(e.rules); i++)
+		printf("file: %s\n", rules_file(e.rules, i));
+	printf("rules: %u (header %u, mimeheader %u, body %u, rawbody %u, uri %u, full %u, meta %u)\n",
+	    rs.total, rs.header, rs.mimeheader, rs.body, rs.rawbody, rs.uri, rs.full, rs.meta);
+	printf("engines: hyperscan %u, pcre2 %u; unsupported %u; failed %u; skipped blocks %u\n",
+	    rs.hs_compiled, rs.pcre_fallback, rs.eval_unsupported, rs.failed, rs.skipped_blocks);
+	printf("databases: %u (%zu bytes), %s in %.2f s\n", rs.databases, rs.db_bytes,
+	    rs.from_cache ? "loaded from cache" : "compiled", rs.compile_seconds);
+	for (size_t i = 0; list && i < rules_count(e.rules); i++) {
+		struct rules_info info;
+		if (rules_get_info(e.rules, i, &info))
+			printf("%s\t%s\n", info.name, rules_engine_name(info.engine));
+	}
+	scan_engine_deinit(&e);
+	return 0;
 }

@@ -9,5 +9,7 @@
 
 int offline_scan_main(const struct fconf *cfg, int argc, char **argv);
 int offline_mime_main(const struct fconf *cfg, int argc, char **argv);
+/* `filterd rules [--list]`: load (and compile or load from cache) the rules, print counts. */
+int offline_rules_main(const struct fconf *cfg, int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "checks.h"
+#include "rules/rules.h"
 #include "stats/stats.h"
 #include "fcore/arena.h"
 #include "fcore/log.h"
@@ -57,9 +58,18 @@ scan_engine_init(struct scan_engine *e, const struct fconf *cfg, bool compile_ru
 	checks_register(e->symtab);
 	if (cfg->stats.enabled)
 		stats_register_symbols(e->symtab);
-	(void)compile_rules;
-	(void)err;
-	(void)errlen;
+	if (compile_rules && cfg->rules.enabled) {
+		e->rules = rules_load(cfg, e->symtab, err, errlen);
+		if (e->rules == NULL)
+			return -1;
+		struct rules_stats rs;
+		rules_get_stats(e->rules, &rs);
+		log_info("rules: %u loaded from %u file(s): %u Hyperscan, %u PCRE2, %u meta, %u unsupported, "
+		         "%u failed; %u database(s) %s in %.2f s",
+		    rs.total, rs.files, rs.hs_compiled, rs.pcre_fallback, rs.meta, rs.eval_unsupported, rs.failed,
+		    rs.databases, rs.from_cache ? "loaded from cache" : "compiled", rs.compile_seconds);
+	}
+	/* Admin overrides win over every module's defaults: applied last. */
 	apply_symbol_overrides(e->symtab, cfg);
 	return 0;
 }
@@ -68,6 +78,8 @@ int
 scan_engine_attach(struct scan_engine *e, bool stats_writer, char *err, size_t errlen)
 {
 	/* SQLite handles must not cross fork(): each process opens its own. */
+	if (e->rules != NULL && e->scratch == NULL)
+		e->scratch = rules_scratch_new(e->rules);
 	if (e->cfg->stats.enabled && e->stats == NULL) {
 		e->stats = stats_open(e->cfg, stats_writer, err, errlen);
 		if (e->stats == NULL)
@@ -80,6 +92,8 @@ void
 scan_engine_deinit(struct scan_engine *e)
 {
 	stats_close(&e->stats);
+	rules_scratch_free(&e->scratch);
+	rules_free(&e->rules);
 	symtab_free(&e->symtab);
 }
 
@@ -200,6 +214,8 @@ run_checks(struct scan_task *t)
 		return;
 	checks_headers_run(&t->msg, &t->result, t->now);
 	checks_mime_anomalies_run(&t->msg, &t->result);
+	if (e->rules != NULL && e->scratch != NULL && t->msg.mime != NULL)
+		rules_run(e->rules, e->scratch, &t->msg, &t->result);
 	if (e->stats != NULL && t->msg.mime != NULL)
 		stats_classify(e->stats, &t->msg, &t->result);
 }

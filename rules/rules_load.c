@@ -76,7 +76,7 @@ static void
 build(struct rules_db *db, const struct fconf *cfg)
 {
 	uint64_t key = rules_content_key(db);
-	const char *dir = cfg->state_dir;
+	const char *dir = cfg->rules.cache_dir ? cfg->rules.cache_dir : cfg->state_dir;
 	bool use_cache = cfg->rules.cache && dir != NULL && is_dir(dir);
 	int8_t *decided = NULL;
 	hs_database_t **dbs = NULL;

@@ -12,6 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FILTERD = os.environ.get("FILTERD", str(ROOT / "build" / "filterd" / "filterd"))
 CORPUS = Path(os.environ.get("CORPUS", str(ROOT.parent / "shared" / "corpus")))
+# The stock SpamAssassin rules take minutes to compile cold: tests that use
+# them share one cache, warmed once by scripts/test (`filterd rules`).
+RULES_CACHE = Path(os.environ.get("RULES_CACHE", str(ROOT / "build" / "rules-cache")))
 
 
 def free_port():
@@ -52,7 +55,7 @@ def request(port, method, path, body=b"", headers=None):
 
 class Filterd:
     def __init__(self, tmp, extra_config="", controller_port=None, workers=2, controller_extra="",
-                 milter_extra=""):
+                 milter_extra="", stock_rules=False):
         self.tmp = Path(tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.scan_port = free_port()
@@ -67,6 +70,8 @@ class Filterd:
             f"scan:\n  listen: \"127.0.0.1:{self.scan_port}\"\n"
             f"controller:\n  listen: \"127.0.0.1:{self.controller_port}\"\n{controller_extra}"
             f"milter:\n  listen: \"127.0.0.1:{self.milter_port}\"\n{milter_extra}"
+            + (f"rules:\n  cache_dir: {RULES_CACHE}\n" if stock_rules
+               else f"rules:\n  paths: [{ROOT / 'rules' / 'default'}]\n")
         )
         self.write_config(extra_config)
         self.proc = None

@@ -109,7 +109,8 @@ struct fconf {
 		bool enabled;
 		struct cfg_strlist paths;  /* empty (default): the shipped rules */
 		struct cfg_strlist local;  /* admin's own .cf, loaded last */
-		bool cache;                /* Hyperscan database cache in state_dir */
+		bool cache;                /* Hyperscan database cache */
+		const char *cache_dir;     /* where the cache lives; NULL = state_dir */
 	} rules;
 
 	struct {
