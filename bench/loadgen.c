@@ -10,7 +10,9 @@
  *
  * Build: cc -O2 -o loadgen bench/loadgen.c -ljansson
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
