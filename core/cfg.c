@@ -20,8 +20,9 @@
  *	Every failure returns NULL with "FILE:LINE: reason" in err; the
  *	reason starts with the key path ("limits.mime_depth: 0 is out of range
  *	1..1000"). Lines are 1-based; for a value that is itself a mapping or
- *	sequence, the line of its first scalar. YAML syntax errors and
- *	duplicate keys come from libfyaml's diagnostics with their line.
+ *	sequence, the line of its first scalar. YAML syntax errors come from
+ *	libfyaml's diagnostics with their line; duplicate keys are found here
+ *	(libfyaml's check is quadratic).
  *	A missing or unreadable file gives "FILE: cannot open: strerror".
  *
  * OWNERSHIP
@@ -99,7 +100,6 @@ struct cfg_ctx {
 	char path[CFG_PATH_MAX];
 	size_t pathlen;
 	bool truncated; /* path lost bytes: it cannot name a known key */
-	struct span input;
 };
 
 /* ---- the tables ---------------------------------------------------------- */
@@ -676,6 +676,74 @@ set_strlist(struct cfg_ctx *x, const struct cfg_key *k, struct fy_node *v, int l
 
 /* ---- mappings ------------------------------------------------------------ */
 
+/*
+ * Keys seen in one mapping. libfyaml's own duplicate-key check is quadratic
+ * in the size of a mapping (20,000 symbols took 16 s to parse), so it is
+ * turned off and this open-addressing set, sized for the mapping, does the
+ * job in linear time.
+ */
+struct keyset {
+	struct span *slot;
+	size_t mask;
+};
+
+static void
+keyset_init(struct keyset *ks, int n)
+{
+	size_t cap = 8;
+	while (cap < (size_t)(n > 0 ? n : 0) * 2)
+		cap *= 2;
+	ks->slot = xcalloc(cap, sizeof(*ks->slot));
+	ks->mask = cap - 1;
+}
+
+/* false if key was already in the set. At most half the slots are used. */
+static bool
+keyset_add(struct keyset *ks, struct span key)
+{
+	size_t i = (size_t)XXH64(key.p, key.len, 0) & ks->mask;
+	while (ks->slot[i].p != NULL) {
+		if (span_eq(ks->slot[i], key))
+			return false;
+		i = (i + 1) & ks->mask;
+	}
+	ks->slot[i] = key;
+	return true;
+}
+
+typedef bool (*pair_fn)(struct cfg_ctx *x, struct fy_node *k, struct span key, int kline,
+    struct fy_node *v, void *arg);
+
+/* Calls fn for each key of a mapping with x->path naming it; keys must be
+ * non-null scalars and unique. */
+static bool
+each_pair(struct cfg_ctx *x, struct fy_node *map, int line, pair_fn fn, void *arg)
+{
+	struct keyset seen;
+	keyset_init(&seen, fy_node_mapping_item_count(map));
+	bool ok = true;
+	void *it = NULL;
+	struct fy_node_pair *p;
+	while (ok && (p = fy_node_mapping_iterate(map, &it)) != NULL) {
+		struct fy_node *k = fy_node_pair_key(p);
+		struct fy_node *v = fy_node_pair_value(p);
+		int kline = line_or(k, line_or(v, line));
+		if (!is_scalar(k) || is_null(k)) {
+			ok = fail(x, kline, "keys must be plain strings, got %s", node_kind(k));
+			break;
+		}
+		struct span key = scalar_span(k);
+		struct path_mark m = path_push(x, key, true);
+		if (!keyset_add(&seen, key))
+			ok = fail(x, kline, "duplicate key");
+		else
+			ok = fn(x, k, key, kline, v, arg);
+		path_pop(x, m);
+	}
+	free(seen.slot);
+	return ok;
+}
+
 static bool
 apply_value(struct cfg_ctx *x, const struct cfg_key *k, struct fy_node *v, int kline, void *base)
 {
@@ -739,29 +807,32 @@ apply_key(struct cfg_ctx *x, int kline, struct fy_node *v, const struct cfg_key 
 	return fail(x, kline, "unknown key");
 }
 
+struct walk {
+	const struct cfg_key *tab;
+	size_t ntab;
+	void *base;
+	bool *seen;
+	size_t rel;
+};
+
+static bool
+walk_pair(struct cfg_ctx *x, struct fy_node *k, struct span key, int kline, struct fy_node *v,
+    void *arg)
+{
+	struct walk *w = arg;
+	/* "limits.mime_depth: 5" would otherwise match the table's own path
+	 * and set the key a second time behind the nested form's back. */
+	if (span_find_byte(key, '.') >= 0)
+		return fail(x, kline, "unknown key");
+	return apply_key(x, kline, v, w->tab, w->ntab, w->base, w->seen, w->rel);
+}
+
 static bool
 walk_mapping(struct cfg_ctx *x, struct fy_node *map, const struct cfg_key *tab, size_t ntab,
     void *base, bool *seen, size_t rel)
 {
-	void *it = NULL;
-	struct fy_node_pair *p;
-	while ((p = fy_node_mapping_iterate(map, &it)) != NULL) {
-		struct fy_node *k = fy_node_pair_key(p);
-		struct fy_node *v = fy_node_pair_value(p);
-		int kline = line_or(k, line_or(v, 0));
-		if (!is_scalar(k) || is_null(k))
-			return fail(x, kline, "keys must be plain strings, got %s", node_kind(k));
-		struct span ks = scalar_span(k);
-		struct path_mark m = path_push(x, ks, true);
-		/* "limits.mime_depth: 5" would otherwise match the table's own path
-		 * and set the key a second time behind the nested form's back. */
-		bool ok = span_find_byte(ks, '.') < 0 ?
-		    apply_key(x, kline, v, tab, ntab, base, seen, rel) : fail(x, kline, "unknown key");
-		path_pop(x, m);
-		if (!ok)
-			return false;
-	}
-	return true;
+	struct walk w = { tab, ntab, base, seen, rel };
+	return each_pair(x, map, line_or(map, 0), walk_pair, &w);
 }
 
 /* Walks a record (one zone, one symbol) with its own table and checks that
@@ -784,26 +855,38 @@ walk_record(struct cfg_ctx *x, struct fy_node *map, int line, const struct cfg_k
 
 /* ---- custom keys --------------------------------------------------------- */
 
+struct symbols {
+	struct cfg_symbol_override *v;
+	size_t n;
+	size_t cap;
+};
+
 static bool
-parse_symbol(struct cfg_ctx *x, struct fy_node *k, struct fy_node *v,
-    struct cfg_symbol_override *o)
+parse_symbol(struct cfg_ctx *x, struct fy_node *k, struct span name, int kline,
+    struct fy_node *v, void *arg)
 {
-	int kline = line_or(k, 0);
-	int line = line_or(v, kline);
-	struct span name = scalar_span(k);
+	struct symbols *syms = arg;
+	if (syms->n == syms->cap)
+		return fail(x, kline, "internal error: symbol count");
 	if (!is_symbol_name(name))
 		return fail(x, kline, "\"%s\" is not a valid symbol name (A-Z, a-z, 0-9, _ - .)",
 		    value_str(x, name).s);
+	struct cfg_symbol_override *o = &syms->v[syms->n];
 	o->name = arena_strndup(x->c->arena, name.p, name.len);
 	o->weight = 0;
 	o->description = NULL;
 	o->group = NULL;
+	bool ok;
 	if (v != NULL && fy_node_get_type(v) == FYNT_MAPPING) {
 		bool seen[NKEYS(symbol_keys)];
-		return walk_record(x, v, line, symbol_keys, NKEYS(symbol_keys), o, seen);
+		ok = walk_record(x, v, line_or(v, kline), symbol_keys, NKEYS(symbol_keys), o, seen);
+	} else {
+		/* NAME: 2.5 is short for NAME: {weight: 2.5}. */
+		ok = apply_value(x, &symbol_keys[0], v, kline, o);
 	}
-	/* NAME: 2.5 is short for NAME: {weight: 2.5}. */
-	return apply_value(x, &symbol_keys[0], v, kline, o);
+	if (ok)
+		syms->n++;
+	return ok;
 }
 
 static bool
@@ -815,25 +898,12 @@ parse_symbols(struct cfg_ctx *x, struct fy_node *v, int line, void *base)
 	if (fy_node_get_type(v) != FYNT_MAPPING)
 		return fail(x, line, "expected a mapping of symbol names, got %s", node_kind(v));
 	int n = fy_node_mapping_item_count(v);
-	struct cfg_symbol_override *arr = ARENA_NEW_ARRAY(c->arena, struct cfg_symbol_override,
-	    n > 0 ? (size_t)n : 1);
-	size_t i = 0;
-	void *it = NULL;
-	struct fy_node_pair *p;
-	while ((p = fy_node_mapping_iterate(v, &it)) != NULL && i < (size_t)n) {
-		struct fy_node *k = fy_node_pair_key(p);
-		if (!is_scalar(k) || is_null(k))
-			return fail(x, line_or(k, line), "keys must be plain strings, got %s",
-			    node_kind(k));
-		struct path_mark m = path_push(x, scalar_span(k), true);
-		bool ok = parse_symbol(x, k, fy_node_pair_value(p), &arr[i]);
-		path_pop(x, m);
-		if (!ok)
-			return false;
-		i++;
-	}
-	c->symbols = arr;
-	c->nsymbols = i;
+	struct symbols syms = { .cap = n > 0 ? (size_t)n : 0 };
+	syms.v = ARENA_NEW_ARRAY(c->arena, struct cfg_symbol_override, syms.cap + 1);
+	if (!each_pair(x, v, line, parse_symbol, &syms))
+		return false;
+	c->symbols = syms.v;
+	c->nsymbols = syms.n;
 	return true;
 }
 
@@ -916,11 +986,10 @@ returncode_item(struct cfg_ctx *x, struct fy_node *item, int line, const char *s
 }
 
 static bool
-returncodes_symbol(struct cfg_ctx *x, struct fy_node *k, struct fy_node *v,
-    struct cfg_rbl_zone *z)
+returncodes_symbol(struct cfg_ctx *x, struct fy_node *k, struct span name, int kline,
+    struct fy_node *v, void *arg)
 {
-	int kline = line_or(k, 0);
-	struct span name = scalar_span(k);
+	struct cfg_rbl_zone *z = arg;
 	if (!is_symbol_name(name))
 		return fail(x, kline, "\"%s\" is not a valid symbol name (A-Z, a-z, 0-9, _ - .)",
 		    value_str(x, name).s);
@@ -949,13 +1018,12 @@ returncodes_symbol(struct cfg_ctx *x, struct fy_node *k, struct fy_node *v,
 }
 
 static bool
-returnbits_symbol(struct cfg_ctx *x, struct fy_node *k, struct fy_node *v,
-    struct cfg_rbl_zone *z)
+returnbits_symbol(struct cfg_ctx *x, struct fy_node *k, struct span name, int kline,
+    struct fy_node *v, void *arg)
 {
+	struct cfg_rbl_zone *z = arg;
 	static const struct cfg_key bits_key = { .path = "bits", .type = CFG_UINT,
 		.width = sizeof(uint32_t), .umin = 1, .umax = UINT32_MAX };
-	int kline = line_or(k, 0);
-	struct span name = scalar_span(k);
 	if (!is_symbol_name(name))
 		return fail(x, kline, "\"%s\" is not a valid symbol name (A-Z, a-z, 0-9, _ - .)",
 		    value_str(x, name).s);
@@ -975,21 +1043,7 @@ parse_codes(struct cfg_ctx *x, struct fy_node *v, int line, struct cfg_rbl_zone 
 		return true;
 	if (fy_node_get_type(v) != FYNT_MAPPING)
 		return fail(x, line, "expected a mapping of symbol names, got %s", node_kind(v));
-	void *it = NULL;
-	struct fy_node_pair *p;
-	while ((p = fy_node_mapping_iterate(v, &it)) != NULL) {
-		struct fy_node *k = fy_node_pair_key(p);
-		if (!is_scalar(k) || is_null(k))
-			return fail(x, line_or(k, line), "keys must be plain strings, got %s",
-			    node_kind(k));
-		struct path_mark m = path_push(x, scalar_span(k), true);
-		bool ok = bits ? returnbits_symbol(x, k, fy_node_pair_value(p), z) :
-		    returncodes_symbol(x, k, fy_node_pair_value(p), z);
-		path_pop(x, m);
-		if (!ok)
-			return false;
-	}
-	return true;
+	return each_pair(x, v, line, bits ? returnbits_symbol : returncodes_symbol, z);
 }
 
 static bool
@@ -1015,29 +1069,6 @@ diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
 	(void)len;
 }
 
-/* The text of a key at a 1-based line and column of the input, up to its
- * ':' or the end of the line. Read from our own bytes: libfyaml 0.7.12's
- * fy_token_get_text() on the token of a duplicate alias key reads past the
- * end of the input (found by fuzz-cfg). */
-static struct span
-key_at(struct span in, int line, int column)
-{
-	size_t off = 0;
-	for (int l = 1; l < line && off < in.len; l++) {
-		ptrdiff_t nl = span_find_byte(span_sub(in, off, in.len - off), '\n');
-		if (nl < 0)
-			return span_make(NULL, 0);
-		off += (size_t)nl + 1;
-	}
-	if (column < 1 || (size_t)column - 1 > in.len - off)
-		return span_make(NULL, 0);
-	struct span rest = span_sub(in, off + (size_t)column - 1, in.len);
-	size_t n = 0;
-	while (n < rest.len && rest.p[n] != ':' && rest.p[n] != '\n' && rest.p[n] != '\r')
-		n++;
-	return span_trim(span_sub(rest, 0, n));
-}
-
 /* Turns libfyaml's first collected error into our message. */
 static bool
 fail_diag(struct cfg_ctx *x, struct fy_diag *diag)
@@ -1049,13 +1080,6 @@ fail_diag(struct cfg_ctx *x, struct fy_diag *diag)
 			continue;
 		int line = e->line > 0 ? e->line : 1;
 		const char *msg = e->msg != NULL ? e->msg : "YAML error";
-		if (strcmp(msg, "duplicate key") == 0) {
-			/* Name the key: "duplicate key" alone leaves the reader searching. */
-			struct span k = key_at(x->input, e->line, e->column);
-			if (k.len > 0)
-				return fail(x, line, "duplicate key '%s'", value_str(x, k).s);
-			return fail(x, line, "duplicate key");
-		}
 		return fail(x, line, "YAML syntax error: %s", msg);
 	}
 	return fail(x, 1, "cannot parse YAML");
@@ -1087,7 +1111,9 @@ apply_yaml(struct cfg_ctx *x, const char *data, size_t len)
 	if (diag == NULL)
 		return fail(x, 1, "cannot create the YAML parser");
 	fy_diag_set_collect_errors(diag, true);
-	struct fy_parse_cfg pc = { .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2, .diag = diag };
+	/* Duplicate keys are found by each_pair(): see struct keyset. */
+	struct fy_parse_cfg pc = { .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 |
+		FYPCF_ALLOW_DUPLICATE_KEYS, .diag = diag };
 	struct fy_parser *fyp = fy_parser_create(&pc);
 	bool ok = false;
 	if (fyp == NULL || fy_parser_set_string(fyp, data, len) != 0) {
@@ -1116,6 +1142,21 @@ out:
 	return ok;
 }
 
+/* YAML is Unicode text. Checked before libfyaml sees the bytes: 0.7.12
+ * loops forever on a directive line holding invalid UTF-8 ("%\x80", found
+ * by fuzz-cfg). */
+static bool
+check_utf8(struct cfg_ctx *x, struct span in)
+{
+	size_t bad;
+	if (cfg_value_utf8(in, &bad))
+		return true;
+	int line = 1;
+	for (size_t i = 0; i < bad; i++)
+		line += in.p[i] == '\n';
+	return fail(x, line, "invalid UTF-8 (byte 0x%02x)", in.p[bad]);
+}
+
 struct fconf *
 cfg_load_buffer(const char *name, const char *data, size_t len, char *err, size_t errlen)
 {
@@ -1127,15 +1168,15 @@ cfg_load_buffer(const char *name, const char *data, size_t len, char *err, size_
 			snprintf(err, errlen, "%s: too large (more than 16M)", name);
 		return NULL;
 	}
-	/* libfyaml gets a NUL-terminated copy: past bugs in its scanner read one
-	 * byte beyond the input, which is then ours and harmless. */
+	/* libfyaml gets a NUL-terminated copy: fuzz-cfg caught 0.7.12 reading
+	 * one byte past a bare input (token text of an alias key), and with the
+	 * terminator such a read stays inside our buffer. */
 	char *copy = xmalloc(len + 1);
 	if (len > 0)
 		memcpy(copy, data, len);
 	copy[len] = '\0';
-	x.input = span_make(copy, len);
 	x.c = cfg_defaults_new();
-	bool ok = apply_yaml(&x, copy, len);
+	bool ok = check_utf8(&x, span_make(copy, len)) && apply_yaml(&x, copy, len);
 	free(copy);
 	if (!ok) {
 		cfg_free(&x.c);

@@ -65,6 +65,11 @@ static const struct builtin_symbol anomaly_weights[] = {
 	{ "MIME_BAD_ATTACHMENT", 4.0, "mime_types", NULL },
 	{ "INVALID_MSGID", 1.7, "headers", NULL },
 	{ "MIME_BOUNDARY_MISSING", 1.0, "mime", NULL },
+	{ "R_MISSING_CHARSET", 0.5, "headers", NULL },
+	{ "MIME_BAD_EXTENSION", 2.0, "mime_types", NULL },
+	{ "MIME_DOUBLE_BAD_EXTENSION", 3.0, "mime_types", NULL },
+	{ "INVALID_FROM_8BIT", 6.0, "headers", NULL },
+	{ "INVALID_RCPT_8BIT", 6.0, "headers", NULL },
 };
 
 void
@@ -76,6 +81,8 @@ checks_register(struct symtab *t)
 	}
 	for (int a = 0; a < MIME_ANOMALY_COUNT; a++) {
 		const char *name = mime_anomaly_symbol((enum mime_anomaly)a);
+		if (symtab_find(t, name) != NULL)
+			continue; /* a header check owns it (MISSING_DATE, ...) */
 		double w = 0.0;
 		const char *group = "mime";
 		for (size_t i = 0; i < sizeof(anomaly_weights) / sizeof(anomaly_weights[0]); i++) {

@@ -12,6 +12,7 @@
 #include "fcore/arena.h"
 #include "fcore/log.h"
 #include "fcore/mime.h"
+#include "fcore/mime_json.h"
 #include "fcore/xalloc.h"
 #include "reply_json.h"
 #include "scan.h"
@@ -206,11 +207,39 @@ offline_scan_main(const struct fconf *cfg, int argc, char **argv)
 int
 offline_mime_main(const struct fconf *cfg, int argc, char **argv)
 {
-	(void)cfg;
 	if (argc < 2) {
-		fprintf(stderr, "usage: filterd mime FILE\n");
+		fprintf(stderr, "usage: filterd [--config FILE] mime FILE...\n");
 		return 2;
 	}
-	fprintf(stderr, "filterd mime: not available in this build yet\n");
-	return 1;
+	struct scan_engine e;
+	char err[256];
+	/* Only the limits are needed: no rules, no Bayes. */
+	if (scan_engine_init(&e, cfg, false, err, sizeof(err)) != 0) {
+		fprintf(stderr, "filterd mime: %s\n", err);
+		return 1;
+	}
+	int rc = 0;
+	for (int i = 1; i < argc; i++) {
+		size_t len;
+		uint8_t *data = read_file(argv[i], &len);
+		if (data == NULL) {
+			fprintf(stderr, "filterd mime: %s: %s\n", argv[i], strerror(errno));
+			rc = 1;
+			continue;
+		}
+		struct arena *a = arena_new((size_t)cfg->limits.task_memory);
+		struct mime_message *m = mime_parse(a, span_make(data, len), &e.mime_limits);
+		json_t *o = m ? mime_to_json(m) : json_object();
+		if (argc > 2)
+			json_object_set_new(o, "filename", json_string(argv[i]));
+		char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
+		json_decref(o);
+		if (s != NULL)
+			puts(s);
+		free(s);
+		arena_free(&a);
+		free(data);
+	}
+	scan_engine_deinit(&e);
+	return rc;
 }

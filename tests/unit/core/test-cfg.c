@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "fcore/buf.h"
 #include "fcore/cfg.h"
 
 static char err[512];
@@ -192,6 +193,7 @@ test_strings_and_enums(void **state)
 	    "log_level: DEBUG\n"
 	    "server_name: mx.example.org\n"
 	    "controller: {password: 12345, enable_password: \"\", static_dir: /usr/share/fw}\n"
+	    "# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7\n"
 	    "milter:\n"
 	    "  on_error: reject\n"
 	    "  on_oversize: tempfail\n"
@@ -572,9 +574,18 @@ test_error_bad_enum(void **state)
 static void
 test_error_yaml(void **state)
 {
-	expect_error("a: 1\nb: 2\na: 3\n", "t.yaml:3: duplicate key 'a'");
-	expect_error("milter:\n  on_error: tempfail\n  on_error: accept\n",
-	    "t.yaml:3: duplicate key 'on_error'");
+	expect_error("workers: 1\nlog_level: info\nworkers: 3\n", "t.yaml:3: workers: duplicate key");
+	expect_error("milter:\n  on_error: tempfail\n  'on_error': accept\n",
+	    "t.yaml:3: milter.on_error: duplicate key");
+	expect_error("scan: {listen: a}\nscan: {listen: b}\n", "t.yaml:2: scan: duplicate key");
+	expect_error("symbols:\n  FOO: 1\n  BAR: 2\n  FOO: 3\n", "t.yaml:4: symbols.FOO: duplicate key");
+	expect_error("symbols:\n  FOO: {weight: 1, weight: 2}\n",
+	    "t.yaml:2: symbols.FOO.weight: duplicate key");
+	expect_error("rbl:\n  zones:\n    - symbol: A\n      zone: a.example\n      returncodes:\n"
+		     "        A_X: 127.0.0.2\n        A_X: 127.0.0.3\n",
+	    "t.yaml:7: rbl.zones[0].returncodes.A_X: duplicate key");
+	expect_error("rbl:\n  zones:\n    - {symbol: A, zone: a.example, zone: b.example}\n",
+	    "t.yaml:3: rbl.zones[0].zone: duplicate key");
 	expect_error("workers: 1\nb: [1, 2\nc: 3\n",
 	    "t.yaml:4: YAML syntax error: flow sequence without a closing bracket");
 	expect_error("scan:\n\tlisten: x\n",
@@ -584,6 +595,12 @@ test_error_yaml(void **state)
 	expect_error("workers: 1\n---\nworkers: 2\n", "t.yaml:3: only one YAML document is allowed");
 	expect_error("- a\n- b\n", "t.yaml:1: the top level must be a mapping, got a sequence");
 	expect_error("just text\n", "t.yaml:1: the top level must be a mapping, got a scalar");
+	/* libfyaml 0.7.12 never returns on this one; it must not be reached. */
+	expect_error("%\x80\n", "t.yaml:1: invalid UTF-8 (byte 0x80)");
+	expect_error("workers: 1\nserver_name: caf\xe9\n", "t.yaml:2: invalid UTF-8 (byte 0xe9)");
+	expect_error("server_name: \xed\xa0\x80\n", "t.yaml:1: invalid UTF-8 (byte 0xed)");
+	expect_error("server_name: \xc0\xaf\n", "t.yaml:1: invalid UTF-8 (byte 0xc0)");
+	expect_error("server_name: \xe2\x82\n", "t.yaml:1: invalid UTF-8 (byte 0xe2)");
 }
 
 static void
@@ -648,6 +665,29 @@ test_error_files(void **state)
 	memset(small, 'x', sizeof(small));
 	assert_null(cfg_load_buffer("t.yaml", "workers: 999\n", 13, small, sizeof(small)));
 	assert_string_equal(small, "t.yaml:");
+}
+
+/* 50,000 symbols: libfyaml's own duplicate check took minutes on this. */
+static void
+test_many_symbols(void **state)
+{
+	size_t n = 50000;
+	struct buf b;
+	buf_init(&b, NULL);
+	buf_append_cstr(&b, "symbols:\n");
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&b, "  SYM_%zu: %zu\n", i, i % 100);
+	struct fconf *c = cfg_load_buffer("t.yaml", (const char *)b.data, b.len, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->nsymbols, n);
+	assert_string_equal(c->symbols[n - 1].name, "SYM_49999");
+	assert_true(c->symbols[n - 1].weight == 99);
+	cfg_free(&c);
+	buf_printf(&b, "  SYM_17: 1\n");
+	assert_null(cfg_load_buffer("t.yaml", (const char *)b.data, b.len, err, sizeof(err)));
+	assert_string_equal(err, "t.yaml:50002: symbols.SYM_17: duplicate key");
+	buf_deinit(&b);
 }
 
 static void
@@ -750,6 +790,7 @@ main(void)
 		cmocka_unit_test(test_error_zones),
 		cmocka_unit_test(test_error_symbols_and_networks),
 		cmocka_unit_test(test_error_files),
+		cmocka_unit_test(test_many_symbols),
 		cmocka_unit_test(test_error_too_large),
 		cmocka_unit_test(test_docs_example_matches_fixture),
 		cmocka_unit_test(test_docs_keys_are_known),
