@@ -90,6 +90,7 @@ struct result {
 	double bayes;		/* sum of BAYES* symbol scores, or SA bucket */
 	bool has_bayes;
 	char action[24];
+	char reason[256];	/* reason phrase of a refused request */
 	unsigned file;
 };
 
@@ -395,6 +396,21 @@ parse_json_body(struct result *res, const char *body, size_t len)
 	json_decref(root);
 }
 
+/* "HTTP/1.1 204 <mid> contains less tokens..." -> the text after the code */
+static void
+status_reason(struct result *res, const char *b, size_t n)
+{
+	const char *eol = memchr(b, '\n', n);
+	size_t ll = eol ? (size_t)(eol - b) : n;
+	size_t i = 0;
+	for (int sp = 0; i < ll && sp < 2; i++)
+		sp += b[i] == ' ';
+	size_t k = 0;
+	for (; i < ll && b[i] != '\r' && k + 1 < sizeof(res->reason); i++)
+		res->reason[k++] = b[i] == '\t' ? ' ' : b[i];
+	res->reason[k] = '\0';
+}
+
 static void
 parse_http(struct result *res, const char *b, size_t n, const struct opts *o)
 {
@@ -409,6 +425,7 @@ parse_http(struct result *res, const char *b, size_t n, const struct opts *o)
 		ok |= status == o->ok_status[i];
 	if (!ok) {
 		res->out = OUT_STATUS;
+		status_reason(res, b, n);
 		return;
 	}
 	size_t body = header_end(b, n);
@@ -706,7 +723,7 @@ write_lines(const struct run *r)
 	FILE *f = fopen(r->o.out_path, "w");
 	if (f == NULL)
 		die(r->o.out_path);
-	fprintf(f, "# outcome\tstatus\tlatency_ms\tscore\tbayes\taction\tlabel\tpath\n");
+	fprintf(f, "# outcome\tstatus\tlatency_ms\tscore\tbayes\taction\tlabel\tpath\treason\n");
 	for (size_t i = 0; i < r->n_done; i++) {
 		const struct result *x = &r->res[i];
 		const struct file *fl = &r->files[x->file];
@@ -717,7 +734,8 @@ write_lines(const struct run *r)
 			fprintf(f, "%.4f", x->bayes);
 		else
 			fputc('-', f);
-		fprintf(f, "\t%s\t%s\t%s\n", x->action[0] ? x->action : "-", label, fl->path);
+		fprintf(f, "\t%s\t%s\t%s\t%s\n", x->action[0] ? x->action : "-", label, fl->path,
+		    x->reason[0] ? x->reason : "-");
 	}
 	fclose(f);
 }
