@@ -913,7 +913,7 @@ parse_tag(const uint8_t *s, size_t n, size_t pos, struct tag *t, bool *complete_
 		i++;
 	}
 	t->hash = hv;
-	if (nl <= HTML_NAME_MAX) {
+	if (nl <= HTML_NAME_MAX && memchr(lname, '\0', nl) == NULL) {
 		lname[nl] = '\0';
 		t->def = tag_lookup(lname);
 	}
