@@ -301,8 +301,10 @@ decode_ref(const uint8_t *p, size_t n, bool in_attr, uint32_t cp_r[2])
 struct span
 html_decode_entities(struct arena *a, struct span s, bool in_attribute)
 {
-	if (span_find_byte(s, '&') < 0)
-		return s.len ? span_make(arena_memdup(a, s.p, s.len), s.len) : s;
+	if (span_find_byte(s, '&') < 0) {
+		void *copy = s.len ? arena_memdup(a, s.p, s.len) : NULL;
+		return copy ? span_make(copy, s.len) : span_make(NULL, 0);
+	}
 	/* A reference of n >= 3 bytes yields at most n + 1 ("&nLt;" is 5 -> 6). */
 	uint8_t *o = arena_alloc(a, s.len + s.len / 3 + 8);
 	if (o == NULL)

@@ -425,10 +425,11 @@ url_parse(struct arena *a, struct span raw, uint32_t flags, struct mime_url *u)
 	if (path.len == 0 || path.p[0] == '?')
 		buf_append_byte(&b, '/');
 	append_escaped(&b, path, true);
-	if (b.failed)
+	const char *url = b.failed ? NULL : buf_cstr(&b);
+	if (url == NULL)
 		return -1;
-	u->url = buf_cstr(&b);
-	u->path = u->url + path_off;
+	u->url = url;
+	u->path = url + path_off;
 	return 0;
 }
 
@@ -704,10 +705,13 @@ match_domain(struct span t, size_t floor, size_t i, size_t *st_r, size_t *en_r, 
 bool
 url_find_next(struct span t, size_t *pos, struct url_match *m)
 {
+	static const uint8_t trigger[256] = { [':'] = 1, ['@'] = 1, ['.'] = 1 };
 	size_t floor = *pos;
 	for (size_t i = *pos; i < t.len; i++) {
 		uint8_t c = t.p[i];
 		size_t st, en, skip;
+		if (!trigger[c])
+			continue;
 		if (c == ':' && match_scheme(t, floor, i, &st, &en)) {
 			*m = (struct url_match){ URL_MATCH_URL, span_make(t.p + st, en - st), 0 };
 		} else if (c == '@' && match_email(t, floor, i, &st, &en)) {

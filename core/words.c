@@ -265,6 +265,28 @@ words_add(struct words *w, struct span t)
 	while (i < t.len && s.ok) {
 		uint32_t cp;
 		uint8_t cls;
+		uint8_t c = t.p[i];
+		if (c < 0x80 && (ascii_class[c] == W_LETTER || ascii_class[c] == W_DIGIT)) {
+			/* Fast path: a run of ASCII word characters. */
+			if (s.cjk_run > 0)
+				end_cjk(&s);
+			if (s.ws == SIZE_MAX)
+				s.ws = s.o;
+			do {
+				s.last = ascii_class[c];
+				s.out[s.o++] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+				i++;
+			} while (i < t.len && (c = t.p[i]) < 0x80 &&
+			    (ascii_class[c] == W_LETTER || ascii_class[c] == W_DIGIT));
+			continue;
+		}
+		if (c < 0x80 && ascii_class[c] == W_SEP) {
+			if (s.cjk_run > 0)
+				end_cjk(&s);
+			end_word(&s);
+			i++;
+			continue;
+		}
 		size_t len = next_cp(t, i, &cp, &cls);
 		i += len;
 		if (cls == W_IGNORE)
