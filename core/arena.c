@@ -18,6 +18,10 @@
 #define ARENA_ALIGN (sizeof(max_align_t))
 #define ARENA_FIRST_CHUNK 8192
 #define ARENA_MAX_CHUNK (1u << 20)
+/* Past this, align_up() or the chunk header would wrap size_t; no real
+ * request comes near it, but an unbudgeted arena must still refuse it rather
+ * than hand out a short chunk. */
+#define ARENA_MAX_ALLOC (SIZE_MAX / 2)
 
 struct arena_chunk {
 	struct arena_chunk *next;
@@ -44,11 +48,13 @@ struct arena {
 	size_t last_size;
 };
 
+#ifndef ARENA_DEBUG
 static size_t
 align_up(size_t n)
 {
 	return (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
 }
+#endif
 
 struct arena *
 arena_new(size_t budget)
@@ -101,6 +107,10 @@ charge(struct arena *a, size_t size)
 void *
 arena_alloc(struct arena *a, size_t size)
 {
+	if (size > ARENA_MAX_ALLOC) {
+		a->exhausted = true;
+		return NULL;
+	}
 	if (!charge(a, size))
 		return NULL;
 	struct arena_chunk *c = xmalloc(sizeof(*c) + (size ? size : 1));
@@ -116,8 +126,12 @@ arena_alloc(struct arena *a, size_t size)
 void *
 arena_alloc(struct arena *a, size_t size)
 {
+	if (size > ARENA_MAX_ALLOC) {
+		a->exhausted = true;
+		return NULL;
+	}
 	size_t need = align_up(size ? size : 1);
-	if (need < size || !charge(a, size))
+	if (!charge(a, size))
 		return NULL;
 	struct arena_chunk *c = a->chunks;
 	if (c == NULL || c->size - c->used < need) {

@@ -38,7 +38,7 @@ bool
 span_has_prefix_ci(struct span a, const char *prefix)
 {
 	size_t n = strlen(prefix);
-	return a.len >= n && strncasecmp((const char *)a.p, prefix, n) == 0;
+	return a.len >= n && (n == 0 || strncasecmp((const char *)a.p, prefix, n) == 0);
 }
 
 static bool
@@ -64,6 +64,9 @@ span_find(struct span hay, struct span needle)
 {
 	if (needle.len == 0)
 		return 0;
+	/* Also keeps an empty hay's NULL pointer away from memmem(). */
+	if (needle.len > hay.len)
+		return -1;
 	const void *p = memmem(hay.p, hay.len, needle.p, needle.len);
 	return p ? (const uint8_t *)p - hay.p : -1;
 }
@@ -190,7 +193,10 @@ buf_printf(struct buf *b, const char *fmt, ...)
 const char *
 buf_cstr(struct buf *b)
 {
-	if (!buf_reserve(b, 1)) {
+	/* reserve(0) asks for the terminator's byte only: asking for one more
+	 * would mark a buffer at the arena budget "failed" although nothing was
+	 * lost. */
+	if (!buf_reserve(b, 0)) {
 		if (b->data == NULL)
 			return "";
 		if (b->len == b->cap)

@@ -1,5 +1,10 @@
 /*
  * cfg_defaults.c - the embedded defaults: the one place they are written.
+ *
+ * cfg_load() starts from cfg_defaults_new() and overlays the file, then
+ * cfg_defaults_finalize() derives what depends on other keys (the database
+ * paths under state_dir), so a file that only moves state_dir moves them too.
+ * docs/config.md lists the same values; change both together.
  */
 #include <math.h>
 #include <string.h>
@@ -8,6 +13,8 @@
 #include "fcore/arena.h"
 #include "fcore/cfg.h"
 #include "fcore/xalloc.h"
+
+#include "cfg-private.h"
 
 static void
 strlist1(struct arena *a, struct cfg_strlist *l, const char *s)
@@ -18,7 +25,7 @@ strlist1(struct arena *a, struct cfg_strlist *l, const char *s)
 }
 
 struct fconf *
-cfg_defaults(void)
+cfg_defaults_new(void)
 {
 	struct arena *a = arena_new(0);
 	struct fconf *c = arena_zalloc(a, sizeof(*c));
@@ -103,6 +110,24 @@ cfg_defaults(void)
 	c->greylist.ipv4_mask = 24;
 	c->greylist.ipv6_mask = 64;
 	c->greylist.message = "Try again later";
+	c->greylist.clock_offset = 0;
+	return c;
+}
+
+void
+cfg_defaults_finalize(struct fconf *c)
+{
+	if (c->stats.db == NULL)
+		c->stats.db = arena_printf(c->arena, "%s/bayes.sqlite", c->state_dir);
+	if (c->greylist.db == NULL)
+		c->greylist.db = arena_printf(c->arena, "%s/greylist.sqlite", c->state_dir);
+}
+
+struct fconf *
+cfg_defaults(void)
+{
+	struct fconf *c = cfg_defaults_new();
+	cfg_defaults_finalize(c);
 	return c;
 }
 

@@ -40,7 +40,7 @@ struct cfg_rbl_zone {
 	bool ipv6;
 	bool unknown;          /* unmatched answer still inserts symbol */
 	bool enabled;
-	double weight;         /* weight of the base symbol */
+	double weight;         /* weight of the base symbol; default 1, or 0 with codes */
 	struct cfg_rbl_code *codes;
 	size_t ncodes;
 };
@@ -107,7 +107,7 @@ struct fconf {
 
 	struct {
 		bool enabled;
-		struct cfg_strlist paths;  /* default: rules/default + /usr/share/spamassassin if present */
+		struct cfg_strlist paths;  /* empty (default): the shipped rules */
 		struct cfg_strlist local;  /* admin's own .cf, loaded last */
 		bool cache;                /* Hyperscan database cache in state_dir */
 	} rules;
@@ -115,7 +115,7 @@ struct fconf {
 	struct {
 		bool enabled;
 		const char *backend;    /* "sqlite" */
-		const char *db;         /* default: <state_dir>/bayes.sqlite */
+		const char *db;         /* default: <state_dir>/bayes.sqlite (always set after load) */
 		unsigned min_learns;
 		bool per_user;
 		bool learn_global;      /* a per-user learn also updates the global store */
@@ -138,7 +138,7 @@ struct fconf {
 	struct {
 		bool enabled;
 		const char *mode;       /* "score" | "always" */
-		const char *db;         /* default: <state_dir>/greylist.sqlite */
+		const char *db;         /* default: <state_dir>/greylist.sqlite (always set after load) */
 		double delay;           /* seconds */
 		double retry_window;
 		double expire;
@@ -155,15 +155,23 @@ struct fconf {
 
 /* Embedded defaults. Never fails (allocation failure exits). */
 struct fconf *cfg_defaults(void);
-/* Loads path over the defaults. NULL on error with "file:line: reason" in err. */
+/*
+ * Loads path over the defaults. NULL on error with "file:line: key.path:
+ * reason" in err (or "file: cannot open: ..." when it cannot be read); err
+ * may be NULL. The keys, types and ranges are in docs/config.md. Relative
+ * paths in the file are kept as written (relative to the working directory).
+ */
 struct fconf *cfg_load(const char *path, char *err, size_t errlen);
-/* Same, from a buffer; name is used in error messages. */
+/* Same, from a buffer of len bytes (no terminator needed); name is used in
+ * error messages and as ->path. */
 struct fconf *cfg_load_buffer(const char *name, const char *data, size_t len, char *err, size_t errlen);
 void cfg_free(struct fconf **cp);
 
-/* "50M", "64k", "1024" -> bytes; false if malformed. */
+/* "50M", "64k", "1024" -> bytes (k/M/G are powers of 1024); false if
+ * malformed or overflowing. The whole string must be the value. */
 bool cfg_parse_size(const char *s, uint64_t *out_r);
-/* "8s", "500ms", "5m", "1d", "2.5" -> seconds; false if malformed. */
+/* "8s", "500ms", "5m", "2h", "1d", "2.5" -> seconds; false if malformed
+ * or negative. */
 bool cfg_parse_duration(const char *s, double *out_r);
 
 #endif

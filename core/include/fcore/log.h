@@ -22,7 +22,7 @@ enum log_level log_get_level(void);
 int log_level_parse(const char *s);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+void log_vmsg(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)

@@ -9,7 +9,9 @@
  *
  * Lifetimes: every pointer in these structures lives in the arena passed to
  * mime_parse(); spans named raw point into the caller's message buffer, which
- * must outlive the arena's use.
+ * must outlive the arena's use. (One exception: the parts of a base64- or
+ * QP-encoded message/rfc822 live in their parent's decoded buffer, an arena
+ * copy.)
  */
 #ifndef FCORE_MIME_H
 #define FCORE_MIME_H
@@ -201,6 +203,11 @@ struct mime_message {
 /* Parses raw (not copied: must outlive the result). Never returns NULL unless
  * the arena budget is exhausted before the top level could be built. */
 struct mime_message *mime_parse(struct arena *a, struct span raw, const struct mime_limits *limits);
+
+/* The extract step (core/extract.c): visible text of HTML parts, URLs,
+ * e-mail addresses and words. mime_parse() calls it last; a weak no-op
+ * default is linked when extract.c is absent. */
+void mime_extract(struct arena *a, struct mime_message *m, const struct mime_limits *limits);
 
 /* First top-level header of that name (ASCII case-insensitive), or NULL. */
 const struct mime_header *mime_header_get(const struct mime_headers *h, const char *name);

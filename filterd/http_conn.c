@@ -1,0 +1,398 @@
+#include "http_conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fcore/arena.h"
+#include "fcore/log.h"
+#include "fcore/xalloc.h"
+#include "version.h"
+
+enum conn_state { CONN_HEAD, CONN_BODY, CONN_CHUNKED, CONN_HANDLING, CONN_WRITING };
+
+struct http_server {
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct http_server_opts o;
+	unsigned active;
+};
+
+struct http_conn {
+	struct http_server *srv;
+	struct bufferevent *bev;
+	struct arena *arena;
+	enum conn_state state;
+	bool dead; /* client gone while the handler runs */
+	char peer[INET6_ADDRSTRLEN + 8];
+	bool peer_unix;
+	struct http_request req;
+	struct buf body;
+	uint64_t body_want;
+	struct http_chunked chunked;
+};
+
+static void conn_free(struct http_conn *c);
+
+static const char *
+reason_default(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 413: return "Payload Too Large";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+struct arena *
+http_conn_arena(struct http_conn *c)
+{
+	return c->arena;
+}
+
+const char *
+http_conn_peer(const struct http_conn *c)
+{
+	return c->peer;
+}
+
+bool
+http_conn_peer_is_unix(const struct http_conn *c)
+{
+	return c->peer_unix;
+}
+
+static void
+write_done_cb(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *c = arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free(c);
+}
+
+static void
+sanitize_reason(char *out, size_t outsz, const char *reason)
+{
+	size_t o = 0;
+	for (const char *p = reason; *p && o + 1 < outsz; p++)
+		out[o++] = (*p == '\r' || *p == '\n') ? ' ' : *p;
+	out[o] = '\0';
+}
+
+void
+http_conn_reply(struct http_conn *c, int code, const char *reason, const char *content_type,
+    const void *body, size_t len, const char *extra_headers)
+{
+	if (c->dead) {
+		conn_free(c);
+		return;
+	}
+	char date[64], why[512];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	sanitize_reason(why, sizeof(why), reason ? reason : reason_default(code));
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	evbuffer_add_printf(out,
+	    "HTTP/1.1 %d %s\r\nConnection: close\r\nServer: filterd/%s\r\nDate: %s\r\n"
+	    "Content-Length: %zu\r\nContent-Type: %s\r\n%s%s\r\n",
+	    code, why, filterd_version(), date, len, content_type ? content_type : "application/json",
+	    c->srv->o.no_store ? "Cache-Control: no-store\r\n" : "", extra_headers ? extra_headers : "");
+	if (len)
+		evbuffer_add(out, body, len);
+	c->state = CONN_WRITING;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setcb(c->bev, NULL, write_done_cb, NULL, c);
+	bufferevent_enable(c->bev, EV_WRITE);
+}
+
+void
+http_conn_reply_error(struct http_conn *c, int code, const char *reason)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "error", json_string(reason));
+	if (c->srv->o.error_domain)
+		json_object_set_new(o, "error_domain", json_string("protocol-error"));
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	http_conn_reply(c, code, reason, "application/json", s, s ? strlen(s) : 0, NULL);
+	free(s);
+}
+
+static void
+dispatch(struct http_conn *c)
+{
+	c->state = CONN_HANDLING;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	c->srv->o.handler(c, &c->req, buf_span(&c->body), c->srv->o.arg);
+}
+
+static void
+body_begin(struct http_conn *c)
+{
+	const struct http_server_opts *o = &c->srv->o;
+	if (o->on_head != NULL) {
+		int code = o->on_head(c, &c->req, o->arg);
+		if (code != 0)
+			return; /* the hook replied */
+	}
+	if (c->req.chunked) {
+		http_chunked_init(&c->chunked, o->max_body);
+		c->state = CONN_CHUNKED;
+		return;
+	}
+	uint64_t len = c->req.has_length ? c->req.content_length : 0;
+	if (len > o->max_body) {
+		http_conn_reply_error(c, 413, "Request body too large");
+		return;
+	}
+	if (!buf_reserve(&c->body, (size_t)len)) {
+		http_conn_reply_error(c, 413, "Request body too large");
+		return;
+	}
+	c->body_want = len;
+	c->state = CONN_BODY;
+}
+
+static void
+head_error(struct http_conn *c, enum http_status st)
+{
+	switch (st) {
+	case HTTP_ERR_VERSION: http_conn_reply_error(c, 505, "HTTP version not supported"); break;
+	case HTTP_ERR_TOO_MANY: http_conn_reply_error(c, 431, "Too many request headers"); break;
+	case HTTP_ERR_LENGTH: http_conn_reply_error(c, 400, "Invalid Content-Length"); break;
+	case HTTP_ERR_ENCODING: http_conn_reply_error(c, 501, "Unsupported Transfer-Encoding"); break;
+	default: http_conn_reply_error(c, 400, "Malformed HTTP request"); break;
+	}
+}
+
+static bool
+read_head(struct http_conn *c, struct evbuffer *in)
+{
+	size_t avail = evbuffer_get_length(in);
+	size_t look = avail < c->srv->o.max_headers ? avail : c->srv->o.max_headers;
+	const uint8_t *data = evbuffer_pullup(in, (ev_ssize_t)look);
+	size_t end = data ? http_head_end(data, look) : 0;
+	if (end == 0) {
+		if (avail >= c->srv->o.max_headers)
+			http_conn_reply_error(c, 431, "Request headers too large");
+		return false;
+	}
+	uint8_t *head = arena_memdup(c->arena, data, end);
+	evbuffer_drain(in, end);
+	if (head == NULL) {
+		http_conn_reply_error(c, 431, "Request headers too large");
+		return false;
+	}
+	enum http_status st = http_parse_head(c->arena, span_make(head, end), &c->req);
+	if (st != HTTP_OK) {
+		head_error(c, st);
+		return false;
+	}
+	body_begin(c);
+	return c->state == CONN_BODY || c->state == CONN_CHUNKED;
+}
+
+static void
+read_body(struct http_conn *c, struct evbuffer *in)
+{
+	size_t need = (size_t)(c->body_want - c->body.len);
+	size_t n = evbuffer_get_length(in);
+	if (n > need)
+		n = need;
+	if (n > 0) {
+		evbuffer_remove(in, c->body.data + c->body.len, n);
+		c->body.len += n;
+	}
+	if (c->body.len == c->body_want)
+		dispatch(c);
+}
+
+static void
+read_chunked(struct http_conn *c, struct evbuffer *in)
+{
+	while (evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return;
+		size_t used = 0;
+		enum http_status st = http_chunked_feed(&c->chunked, span_make(v.iov_base, v.iov_len),
+		    &c->body, &used);
+		evbuffer_drain(in, used);
+		if (st == HTTP_OK) {
+			dispatch(c);
+			return;
+		}
+		if (st == HTTP_ERR_LENGTH) {
+			http_conn_reply_error(c, 413, "Request body too large");
+			return;
+		}
+		if (st != HTTP_NEED_MORE) {
+			http_conn_reply_error(c, 400, "Malformed chunked body");
+			return;
+		}
+	}
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	if (c->state == CONN_HEAD && !read_head(c, in))
+		return;
+	if (c->state == CONN_BODY)
+		read_body(c, in);
+	else if (c->state == CONN_CHUNKED)
+		read_chunked(c, in);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct http_conn *c = arg;
+	(void)bev;
+	if (c->state == CONN_HANDLING) {
+		c->dead = true; /* the handler still owns a reference */
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (c->state == CONN_WRITING) {
+			conn_free(c);
+			return;
+		}
+		http_conn_reply_error(c, 408, "Request timeout");
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && (c->state == CONN_BODY || c->state == CONN_CHUNKED ||
+	    (c->state == CONN_HEAD && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0))) {
+		/* Half-closed mid-request: the client can still read our answer. */
+		http_conn_reply_error(c, 400, "Truncated request");
+		return;
+	}
+	conn_free(c);
+}
+
+static void
+conn_free(struct http_conn *c)
+{
+	c->srv->active--;
+	bufferevent_free(c->bev);
+	struct arena *a = c->arena;
+	arena_free(&a);
+}
+
+static void
+set_peer(struct http_conn *c, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof(c->peer));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], c->peer, sizeof(c->peer));
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, c->peer, sizeof(c->peer));
+	} else {
+		strcpy(c->peer, "unix");
+		c->peer_unix = true;
+	}
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+	struct http_server *s = arg;
+	(void)l;
+	(void)salen;
+	/* Head, body and slack; the body buffer is reserved once at its exact size. */
+	struct arena *a = arena_new((size_t)(s->o.max_body + s->o.max_headers * 4 + 65536));
+	struct http_conn *c = ARENA_NEW(a, struct http_conn);
+	c->arena = a;
+	c->srv = s;
+	set_peer(c, sa);
+	buf_init(&c->body, a);
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->active++;
+	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+	struct timeval tv = { (time_t)s->o.io_timeout,
+		(suseconds_t)((s->o.io_timeout - (double)(time_t)s->o.io_timeout) * 1e6) };
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	if (s->active > s->o.max_connections) {
+		http_conn_reply_error(c, 503, "Too many connections");
+		return;
+	}
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	/* EMFILE and friends: log and keep listening; the loop retries. */
+	log_warn("accept: %s", strerror(errno));
+}
+
+struct http_server *
+http_server_new(struct event_base *base, int listen_fd, const struct http_server_opts *o)
+{
+	struct http_server *s = xcalloc(1, sizeof(*s));
+	s->base = base;
+	s->o = *o;
+	s->listener = evconnlistener_new(base, accept_cb, s, LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
+	if (s->listener == NULL) {
+		free(s);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(s->listener, accept_error_cb);
+	return s;
+}
+
+void
+http_server_stop(struct http_server *s)
+{
+	if (s->listener != NULL) {
+		evconnlistener_free(s->listener);
+		s->listener = NULL;
+	}
+}
+
+void
+http_server_free(struct http_server **sp)
+{
+	if (*sp == NULL)
+		return;
+	http_server_stop(*sp);
+	free(*sp);
+	*sp = NULL;
+}
+
+unsigned
+http_server_active(const struct http_server *s)
+{
+	return s->active;
+}

@@ -1,0 +1,254 @@
+#include "scan.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checks.h"
+#include "fcore/arena.h"
+#include "fcore/log.h"
+#include "fcore/xalloc.h"
+
+double
+scan_monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+limits_from_cfg(struct mime_limits *l, const struct fconf *cfg)
+{
+	mime_limits_default(l);
+	l->max_depth = cfg->limits.mime_depth;
+	l->max_parts = cfg->limits.mime_parts;
+	l->max_header_lines = cfg->limits.header_lines;
+	l->max_header_size = (size_t)cfg->limits.header_size;
+	l->max_boundary = (size_t)cfg->limits.boundary;
+	l->max_urls = cfg->limits.urls;
+}
+
+static void
+apply_symbol_overrides(struct symtab *t, const struct fconf *cfg)
+{
+	for (size_t i = 0; i < cfg->nsymbols; i++) {
+		const struct cfg_symbol_override *o = &cfg->symbols[i];
+		const struct symbol_def *d = symtab_find(t, o->name);
+		symtab_add(t, o->name, o->weight, o->group ? o->group : d ? d->group : NULL,
+		    o->description ? o->description : d ? d->description : NULL);
+	}
+}
+
+int
+scan_engine_init(struct scan_engine *e, const struct fconf *cfg, bool compile_rules, char *err,
+    size_t errlen)
+{
+	memset(e, 0, sizeof(*e));
+	e->cfg = cfg;
+	e->symtab = symtab_new();
+	limits_from_cfg(&e->mime_limits, cfg);
+	checks_register(e->symtab);
+	(void)compile_rules;
+	(void)err;
+	(void)errlen;
+	apply_symbol_overrides(e->symtab, cfg);
+	return 0;
+}
+
+int
+scan_engine_attach(struct scan_engine *e, bool stats_writer, char *err, size_t errlen)
+{
+	(void)e;
+	(void)stats_writer;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+void
+scan_engine_deinit(struct scan_engine *e)
+{
+	symtab_free(&e->symtab);
+}
+
+static const char *
+random_id(struct arena *a)
+{
+	static unsigned long counter;
+	return arena_printf(a, "%06lx", ((unsigned long)getpid() << 12 ^ ++counter ^ (unsigned long)time(NULL)) & 0xffffff);
+}
+
+struct scan_task *
+scan_task_new(struct scan_engine *e, struct span raw)
+{
+	struct arena *a = arena_new((size_t)e->cfg->limits.task_memory);
+	struct scan_task *t = ARENA_NEW(a, struct scan_task);
+	if (t == NULL) {
+		arena_free(&a);
+		return NULL;
+	}
+	t->arena = a;
+	t->engine = e;
+	t->msg.arena = a;
+	t->msg.raw = raw;
+	t->actions = e->cfg->actions;
+	t->start = scan_monotonic();
+	t->now = time(NULL);
+	t->id = random_id(a);
+	result_init(&t->result, a, e->symtab);
+	t->result.subject_template = e->cfg->subject_template;
+	return t;
+}
+
+void
+scan_task_free(struct scan_task **tp)
+{
+	if (*tp == NULL)
+		return;
+	struct arena *a = (*tp)->arena;
+	*tp = NULL;
+	arena_free(&a);
+}
+
+static void
+settings_actions(struct scan_task *t, json_t *actions)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(actions, key, v) {
+		int a = action_parse(key);
+		if (a < 0 || a == ACTION_NO_ACTION)
+			continue;
+		if (json_is_number(v))
+			t->actions.score[a] = json_number_value(v);
+		else if (json_is_null(v))
+			t->actions.score[a] = NAN;
+	}
+}
+
+bool
+scan_task_apply_settings(struct scan_task *t, const char *text, size_t len)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(text, len, 0, &jerr);
+	if (root == NULL || !json_is_object(root)) {
+		json_decref(root);
+		return false;
+	}
+	/* Either the "apply" part itself or a rule object holding one. */
+	json_t *apply = json_object_get(root, "apply");
+	if (!json_is_object(apply))
+		apply = root;
+	json_t *v = json_object_get(apply, "actions");
+	if (json_is_object(v))
+		settings_actions(t, v);
+	v = json_object_get(apply, "subject");
+	if (json_is_string(v))
+		t->result.subject_template = arena_strdup(t->arena, json_string_value(v));
+	v = json_object_get(apply, "symbols_disabled");
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *s;
+		json_array_foreach(v, i, s) {
+			if (json_is_string(s))
+				result_disable_symbol(&t->result, json_string_value(s));
+		}
+	}
+	json_decref(root);
+	return true;
+}
+
+void
+scan_task_apply_flags(struct scan_task *t, struct span flags)
+{
+	static const struct { const char *name; uint32_t flag; } known[] = {
+		{ "pass_all", SCAN_F_PASS_ALL }, { "no_log", SCAN_F_NO_LOG }, { "skip", SCAN_F_SKIP },
+		{ "no_stat", SCAN_F_NO_STAT }, { "milter", SCAN_F_MILTER }, { "groups", SCAN_F_GROUPS },
+		{ "ext_urls", SCAN_F_EXT_URLS }, { "profile", SCAN_F_PROFILE },
+	};
+	size_t i = 0;
+	while (i < flags.len) {
+		size_t j = i;
+		while (j < flags.len && flags.p[j] != ',')
+			j++;
+		struct span f = span_trim(span_make(flags.p + i, j - i));
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			if (span_caseeq_cstr(f, known[k].name))
+				t->flags |= known[k].flag;
+		i = j + 1;
+	}
+}
+
+static void
+run_checks(struct scan_task *t)
+{
+	struct scan_engine *e = t->engine;
+	const struct fconf *cfg = e->cfg;
+	if (checks_gtube_run(&t->msg, &t->result, &t->actions, cfg->scan.enable_test_patterns))
+		return;
+	checks_headers_run(&t->msg, &t->result, t->now);
+	checks_mime_anomalies_run(&t->msg, &t->result);
+}
+
+static void
+scan_finish(struct scan_task *t)
+{
+	const char *subject = t->msg.mime ? t->msg.mime->subject : t->raw_subject;
+	result_finalize(&t->result, &t->actions, subject);
+	t->time_real = scan_monotonic() - t->start;
+	if (!(t->flags & SCAN_F_NO_LOG))
+		scan_log_result(t);
+	if (t->done)
+		t->done(t, t->done_arg);
+}
+
+void
+scan_run(struct scan_task *t, scan_done_fn done, void *arg)
+{
+	t->done = done;
+	t->done_arg = arg;
+	if (t->msg.raw.len == 0 || (t->flags & SCAN_F_SKIP)) {
+		/* Empty body or Flags: skip: a normal empty result (protocols.md 1.4). */
+		t->result.skipped = (t->flags & SCAN_F_SKIP) != 0;
+		scan_finish(t);
+		return;
+	}
+	if (!(t->flags & SCAN_F_RAW))
+		t->msg.mime = mime_parse(t->arena, t->msg.raw, &t->engine->mime_limits);
+	run_checks(t);
+	scan_finish(t);
+}
+
+void
+scan_log_result(const struct scan_task *t)
+{
+	char syms[2048];
+	size_t o = 0;
+	syms[0] = '\0';
+	for (size_t i = 0; i < t->result.nsyms && o + 64 < sizeof(syms); i++) {
+		const struct fired_symbol *s = &t->result.syms[i];
+		int n = snprintf(syms + o, sizeof(syms) - o, "%s%s(%.2f)", i ? "," : "", s->name, s->score);
+		if (n < 0)
+			break;
+		o += (size_t)n;
+		if (o >= sizeof(syms))
+			o = sizeof(syms) - 1;
+	}
+	const char *mid = t->msg.mime && t->msg.mime->message_id ? t->msg.mime->message_id : "undef";
+	char esc[256];
+	log_escape(esc, sizeof(esc), mid, strlen(mid));
+	const struct envelope *env = &t->msg.env;
+	log_info("scan id=%s qid=%s mid=<%s> ip=%s helo=%s from=%s rcpts=%zu user=%s score=%.2f/%.2f "
+	         "action=%s symbols=[%s] size=%zu time=%.3fms",
+	    t->id, env->queue_id ? env->queue_id : "-", esc, env->ip ? env->ip : "-",
+	    env->helo ? env->helo : "-", env->mail_from ? env->mail_from : "-", env->nrcpt,
+	    env->deliver_to ? env->deliver_to : env->user ? env->user : "-", t->result.score,
+	    action_required_score(&t->actions), action_name(t->result.action), syms, t->msg.raw.len,
+	    t->time_real * 1000.0);
+}

@@ -1,0 +1,130 @@
+#include "worker.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "controller.h"
+#include "fcore/log.h"
+#include "fcore/xalloc.h"
+#include "http_conn.h"
+#include "http_scan.h"
+
+struct worker {
+	struct event_base *base;
+	struct http_server **servers;
+	size_t nservers;
+	struct event *stop_check;
+	double stop_deadline;
+	double grace;
+	bool stopping;
+};
+
+static unsigned
+active_connections(const struct worker *w)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < w->nservers; i++)
+		n += http_server_active(w->servers[i]);
+	return n;
+}
+
+static void
+stop_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	if (active_connections(w) == 0 || scan_monotonic() > w->stop_deadline)
+		event_base_loopbreak(w->base);
+}
+
+static void
+term_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)what;
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	w->stop_deadline = scan_monotonic() + w->grace;
+	log_info("signal %d: stopping after %u connection(s) in flight", (int)sig, active_connections(w));
+	for (size_t i = 0; i < w->nservers; i++)
+		http_server_stop(w->servers[i]);
+	struct timeval tv = { 0, 50000 };
+	w->stop_check = event_new(w->base, -1, EV_PERSIST, stop_check_cb, w);
+	event_add(w->stop_check, &tv);
+}
+
+static void
+add_server(struct worker *w, int fd, const struct http_server_opts *o)
+{
+	struct http_server *s = http_server_new(w->base, fd, o);
+	if (s == NULL)
+		log_fatal("cannot listen on fd %d", fd);
+	w->servers = xreallocarray(w->servers, w->nservers + 1, sizeof(*w->servers));
+	w->servers[w->nservers++] = s;
+}
+
+static void
+base_opts(struct http_server_opts *o, const struct fconf *cfg)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_headers = (size_t)cfg->limits.http_headers;
+	o->max_body = cfg->limits.max_message;
+	o->io_timeout = cfg->limits.io_timeout;
+	o->max_connections = cfg->limits.max_connections;
+}
+
+int
+worker_main(enum worker_role role, struct scan_engine *engine, const struct worker_fds *fds,
+    struct shm_stats *shm)
+{
+	const struct fconf *cfg = engine->cfg;
+	/* Die with the supervisor: an orphaned worker would keep the ports. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		return 1;
+	log_set_ident(role == WORKER_SCAN ? "filterd-worker" : "filterd-controller");
+	char err[512];
+	if (scan_engine_attach(engine, role == WORKER_CONTROLLER, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	struct worker w;
+	memset(&w, 0, sizeof(w));
+	w.base = event_base_new();
+	if (w.base == NULL)
+		log_fatal("event_base_new failed");
+	struct http_scan_ctx scan_ctx = { engine, shm };
+	struct controller_ctx ctl_ctx = { { engine, shm }, cfg };
+	struct http_server_opts o;
+	if (role == WORKER_SCAN) {
+		base_opts(&o, cfg);
+		o.error_domain = true;
+		o.handler = http_scan_worker_handler;
+		o.arg = &scan_ctx;
+		for (size_t i = 0; i < fds->nscan; i++)
+			add_server(&w, fds->scan[i], &o);
+	} else {
+		base_opts(&o, cfg);
+		o.no_store = true;
+		o.on_head = controller_on_head;
+		o.handler = controller_handler;
+		o.arg = &ctl_ctx;
+		for (size_t i = 0; i < fds->ncontroller; i++)
+			add_server(&w, fds->controller[i], &o);
+	}
+	struct event *sigterm = evsignal_new(w.base, SIGTERM, term_cb, &w);
+	struct event *sigint = evsignal_new(w.base, SIGINT, term_cb, &w);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	w.stop_deadline = 1e300;
+	w.grace = cfg->limits.task_timeout + 2.0;
+	event_base_dispatch(w.base);
+	log_info("stopped");
+	return 0;
+}

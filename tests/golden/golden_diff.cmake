@@ -1,0 +1,13 @@
+# cmake -DDUMP=... -DEML=... -DEXPECTED=... -P golden_diff.cmake
+execute_process(COMMAND ${DUMP} ${EML} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "mime_dump failed on ${EML} (${rc})")
+endif()
+file(READ ${EXPECTED} want)
+if(NOT out STREQUAL want)
+  get_filename_component(name ${EML} NAME_WE)
+  set(got ${CMAKE_CURRENT_BINARY_DIR}/${name}.got.json)
+  file(WRITE ${got} "${out}")
+  execute_process(COMMAND diff -u ${EXPECTED} ${got})
+  message(FATAL_ERROR "golden mismatch for ${EML}; output in ${got}")
+endif()
