@@ -9,10 +9,11 @@
  *
  * Discovery in text is conservative, like SpamAssassin's and rspamd's: a
  * scheme URL is taken as written; "www." names and bare domains only when the
- * suffix is a real public suffix, the name is not glued to other word
- * characters, and the "TLD" is not a common file extension ("setup.py",
- * "notes.md", "archive.zip"). Trailing punctuation that ends a sentence or a
- * parenthesis is not part of the URL.
+ * suffix is a real public suffix and the name is not glued to other word
+ * characters. Bare domains must also end in a country code or a common
+ * generic TLD that is not a file extension ("setup.py", "notes.md",
+ * "archive.zip", "File.directory"). Trailing punctuation that ends a sentence
+ * or an unbalanced parenthesis is not part of the URL.
  */
 #include "fcore/url.h"
 
@@ -479,7 +480,8 @@ url_resolve(struct arena *a, struct span base, struct span ref)
 	size_t k = keep;
 	if (slash)
 		o[k++] = '/';
-	memcpy(o + k, ref.p, ref.len);
+	if (ref.len > 0)
+		memcpy(o + k, ref.p, ref.len);
 	return span_make(o, k + ref.len);
 }
 
@@ -537,6 +539,31 @@ static const char *const ext_tlds[] = {
 	"png", "gif", "pdf", "htm", "html", "xml", "json", "csv", "dat", "tmp", "bak",
 };
 
+/*
+ * Generic TLDs a bare domain may end in. Hundreds of newer gTLDs are also
+ * English words (".directory", ".world", ".how") and turn "File.directory"
+ * in source code or "Hello.world" into false URLs; the ones below are those
+ * seen in mail, legitimate or spam. Country codes are always accepted.
+ */
+static const char *const bare_gtlds[] = {
+	"com", "net", "org", "info", "biz", "edu", "gov", "mil", "int", "name", "pro", "mobi",
+	"asia", "xyz", "top", "online", "site", "club", "shop", "store", "app", "dev", "icu",
+	"vip", "work", "click", "link", "fun", "space", "website", "tech", "email", "cloud",
+	"loan", "win", "bid", "stream", "review", "party", "trade", "science", "cyou", "buzz",
+	"rest", "bar", "monster", "sbs", "cfd", "lol", "digital", "agency", "host",
+};
+
+static bool
+tld_is_common(struct span tld)
+{
+	if (tld.len == 2)
+		return true;
+	for (size_t i = 0; i < sizeof(bare_gtlds) / sizeof(bare_gtlds[0]); i++)
+		if (span_caseeq_cstr(tld, bare_gtlds[i]))
+			return true;
+	return false;
+}
+
 static bool
 tld_is_file_ext(struct span tld)
 {
@@ -586,7 +613,7 @@ domain_plausible(struct span d, bool strict)
 			return false;
 		has_upper_tld |= tld.p[i] >= 'A' && tld.p[i] <= 'Z';
 	}
-	if (strict && (tld_is_file_ext(tld) || (has_upper_tld && has_lower)))
+	if (strict && (tld_is_file_ext(tld) || (has_upper_tld && has_lower) || (!puny && !tld_is_common(tld))))
 		return false;
 	bool known;
 	struct span reg = url_tld_registered(span_make(low, d.len), &known);
@@ -608,6 +635,50 @@ domain_tail(struct span t, size_t en)
 	return en;
 }
 
+/*
+ * End of the host of a scheme URL starting at i. The host may be UTF-8
+ * (IDN), but once it is an ASCII name with a dot, a non-ASCII byte ends it:
+ * "http://example.comæ..." in CJK text has no space after the URL.
+ */
+static size_t
+host_end(struct span t, size_t i)
+{
+	bool ascii = true, dot = false;
+	size_t en = i;
+	for (; en < t.len && !url_stop(t.p[en]) && t.p[en] != '/' && t.p[en] != '?' && t.p[en] != '#'; en++) {
+		uint8_t c = t.p[en];
+		if (c >= 0x80) {
+			if (ascii && dot && t.p[en - 1] != '.')
+				break;
+			ascii = false;
+		}
+		dot |= c == '.';
+	}
+	return en;
+}
+
+/*
+ * RFC 3986 appendix C: a URL in angle brackets may be wrapped over lines.
+ * en is where the URL stopped; if only line breaks and URL bytes lead to the
+ * closing '>', the URL runs to it (url_parse() drops the line breaks).
+ */
+static size_t
+bracket_end(struct span t, size_t en)
+{
+	size_t k = en, limit = en + 2048 < t.len ? en + 2048 : t.len;
+	bool wrapped = false;
+	for (; k < limit; k++) {
+		uint8_t c = t.p[k];
+		if (c == '>')
+			return wrapped ? k : en;
+		if (c == '\r' || c == '\n' || c == '\t')
+			wrapped = true;
+		else if (url_stop(c) || c >= 0x80)
+			return en;
+	}
+	return en;
+}
+
 /* t.p[i] == ':'. A "scheme://" URL whose scheme ends at i. */
 static bool
 match_scheme(struct span t, size_t floor, size_t i, size_t *st_r, size_t *en_r)
@@ -619,13 +690,13 @@ match_scheme(struct span t, size_t floor, size_t i, size_t *st_r, size_t *en_r)
 		st--;
 	if ((st > 0 && is_alnum(t.p[st - 1])) || known_scheme(span_make(t.p + st, i - st)) == NULL)
 		return false;
-	size_t en = i + 3;
-	while (en < t.len && !url_stop(t.p[en]) && t.p[en] != '/' && t.p[en] != '?' && t.p[en] != '#')
-		en++; /* host: may be UTF-8 (IDN) */
+	size_t en = host_end(t, i + 3);
 	if (en == i + 3)
 		return false;
 	while (en < t.len && !url_stop(t.p[en]) && t.p[en] < 0x80)
 		en++;
+	if (st > 0 && t.p[st - 1] == '<')
+		en = bracket_end(t, en);
 	en = trim_tail(t.p, i + 3, en);
 	if (en == i + 3)
 		return false;
@@ -659,6 +730,38 @@ match_email(struct span t, size_t floor, size_t i, size_t *st_r, size_t *en_r)
 	return true;
 }
 
+/* CJK text has no spaces: its characters and punctuation (and fullwidth
+ * forms) may touch a domain name, Latin letters may not. */
+static bool
+cp_is_cjk(uint32_t cp)
+{
+	return (cp >= 0x3000 && cp <= 0x30FF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+	    (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
+	    (cp >= 0xFF00 && cp <= 0xFFEF);
+}
+
+static bool
+cjk_at(struct span t, size_t i)
+{
+	uint32_t cp;
+	utf8_get(t.p + i, t.len - i, &cp);
+	return cp_is_cjk(cp);
+}
+
+/* Whether the character ending just before i is CJK. */
+static bool
+cjk_before(struct span t, size_t i)
+{
+	size_t k = i;
+	while (k > 0 && i - k < 4 && (t.p[k - 1] & 0xC0) == 0x80)
+		k--;
+	if (k == 0 || i - k >= 4)
+		return false;
+	uint32_t cp;
+	size_t len = utf8_get(t.p + k - 1, t.len - (k - 1), &cp);
+	return k - 1 + len == i && cp_is_cjk(cp);
+}
+
 /*
  * t.p[i] == '.'. A "www." name or a bare domain around i. *skip_r is where
  * scanning may resume when there is no match (the rest of the token would
@@ -679,8 +782,8 @@ match_domain(struct span t, size_t floor, size_t i, size_t *st_r, size_t *en_r, 
 	*skip_r = en;
 	if (st > 0) {
 		uint8_t p = t.p[st - 1];
-		if (domain_char(p) || p == '@' || p == '/' || p == '\\' || p == '_' || p == '%' || p >= 0x80 ||
-		    p == '&' || p == '$' || p == '~')
+		if (domain_char(p) || p == '@' || p == '/' || p == '\\' || p == '_' || p == '%' ||
+		    (p >= 0x80 && !cjk_before(t, st)) || p == '&' || p == '$' || p == '~')
 			return false;
 	}
 	while (st < en && (t.p[st] == '.' || t.p[st] == '-'))
@@ -690,10 +793,12 @@ match_domain(struct span t, size_t floor, size_t i, size_t *st_r, size_t *en_r, 
 	size_t after = en;
 	while (after < t.len && (t.p[after] == '.' || t.p[after] == '-'))
 		after++;
-	if (after < t.len && (t.p[after] == '@' || t.p[after] == '_' || t.p[after] >= 0x80))
+	if (after < t.len && (t.p[after] == '@' || t.p[after] == '_' || (t.p[after] >= 0x80 && !cjk_at(t, after))))
 		return false;
 	struct span d = span_make(t.p + st, en - st);
 	bool www = span_has_prefix_ci(d, "www.");
+	if (span_caseeq_cstr(d, "et.al"))
+		return false; /* "et.al." in citations */
 	if (!domain_plausible(d, !www))
 		return false;
 	en = trim_tail(t.p, st, domain_tail(t, en));

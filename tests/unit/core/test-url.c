@@ -155,10 +155,12 @@ static const struct find_case find_cases[] = {
 	{ "go to www.example.com, now", { "www.example.com" } },
 	{ "visit example.com!", { "example.com" } },
 	{ "example.co.uk/path?x=1.", { "example.co.uk/path?x=1" } },
-	{ "e.g. this, i.e. that, Mr.Smith, file.txt, setup.py, a.zip, 3.14, v1.2.3", { NULL } },
+	{ "Smith et.al. 2001; e.g. this, i.e. that, Mr.Smith, file.txt, setup.py, a.zip, 3.14, v1.2.3", { NULL } },
 	{ "End of sentence.Next one. Hello.World", { NULL } },
 	{ "/usr/share/foo.com and C:\\dir\\evil.com and foo_bar.com", { NULL } },
 	{ "EXAMPLE.COM shouts", { "EXAMPLE.COM" } },
+	{ "elsif File.directory? or hello.world but spam.xyz and Amazon.com", { "spam.xyz", "Amazon.com" } },
+	{ "www.example.directory is fine with www", { "www.example.directory" } },
 	{ "mail john.doe+tag@Example.COM or <jane@x.example.org>.", { "@john.doe+tag@Example.COM", "@jane@x.example.org" } },
 	{ "user@localhost and a@b and @example.com and x@1.2.3.4", { NULL } },
 	{ "mailto:info@example.net?subject=x", { "@info@example.net" } },
@@ -170,6 +172,15 @@ static const struct find_case find_cases[] = {
 	{ "a.b.c.d.e.f.g.h", { NULL } },
 	{ "host example.com:8080/x ok", { "example.com:8080/x" } },
 	{ "http://example.com/a' and 'b", { "http://example.com/a" } },
+	/* wrapped inside angle brackets (RFC 3986 appendix C) */
+	{ "see <http://example.com/long/pa\nth?x=1> ok", { "http://example.com/long/pa\nth?x=1" } },
+	{ "see <http://example.com/a b> ok", { "http://example.com/a" } },
+	{ "no bracket http://example.com/pa\nth", { "http://example.com/pa" } },
+	/* CJK text touches URLs and domains */
+	{ "\xe7\xb6\xb2\xe5\x9d\x80\xef\xbc\x9a" "gimit.cn.st\xe6\x88\x96gimit99.iscool.net\xe3\x80\x82",
+	    { "gimit.cn.st", "gimit99.iscool.net" } },
+	{ "\xe8\xab\x8bhttp://example.com\xe6\x88\x96", { "http://example.com" } },
+	{ "caf\xc3\xa9" "example.com na\xc3\xafve.com", { NULL } },
 };
 
 static void
