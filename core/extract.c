@@ -194,7 +194,11 @@ check_phish(struct ex *x, const struct html_link *l, struct mime_url *u)
 	struct mime_url shown;
 	if (l->text.len == 0 || l->text.len > 1024 || !text_is_url(x->a, l->text, &shown))
 		return;
-	if (strcmp(shown.tld, u->tld) != 0) {
+	bool known = (shown.flags & URL_NUMERIC_IP) != 0;
+	if (!known)
+		url_tld_registered(span_from_cstr(shown.host), &known);
+	/* A truncated or made-up name in the text ("www.all-life") proves nothing. */
+	if (known && strcmp(shown.tld, u->tld) != 0) {
 		u->flags |= URL_PHISHED;
 		u->display_host = shown.host;
 	}

@@ -140,7 +140,8 @@ test_phish_negative(void **state)
 	    "<a href=\"https://login.example.com/a\">www.example.com</a>"
 	    "<a href=\"https://t.example.org/c?u=1\">Click here to visit example.net now</a>"
 	    "<a href=\"https://shop.example.co.uk/\">example.co.uk</a>"
-	    "<a href=\"http://192.0.2.7/\">192.0.2.7</a>");
+	    "<a href=\"http://192.0.2.7/\">192.0.2.7</a>"
+	    "<a href=\"http://other.example.com/\">http://www.truncated-na</a>");
 	mime_extract(a, m, NULL);
 	for (size_t i = 0; i < m->nurls; i++)
 		if (m->urls[i].flags & URL_PHISHED)
