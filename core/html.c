@@ -845,11 +845,17 @@ tag_lookup(const char *lname)
 	return bsearch(lname, tag_defs, sizeof(tag_defs) / sizeof(tag_defs[0]), sizeof(tag_defs[0]), tag_def_cmp);
 }
 
+/* Called for every attribute of every tag: length first, then one compare. */
 static int
 attr_lookup(const uint8_t *p, size_t len)
 {
+	char l[8];
+	if (len < 3 || len > 7)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		l[i] = (char)ascii_lower(p[i]);
 	for (int i = 0; i < A_COUNT; i++)
-		if (span_caseeq_cstr(span_make(p, len), attr_names[i]))
+		if (strlen(attr_names[i]) == len && memcmp(l, attr_names[i], len) == 0)
 			return i;
 	return -1;
 }
@@ -861,7 +867,7 @@ parse_attr(const uint8_t *s, size_t n, size_t i, struct tag *t)
 	size_t st = i++;
 	while (i < n && !is_space(s[i]) && s[i] != '/' && s[i] != '>' && s[i] != '=')
 		i++;
-	int id = i - st <= 8 ? attr_lookup(s + st, i - st) : -1;
+	int id = attr_lookup(s + st, i - st);
 	size_t j = i;
 	while (j < n && is_space(s[j]))
 		j++;

@@ -272,12 +272,18 @@ words_add(struct words *w, struct span t)
 				end_cjk(&s);
 			if (s.ws == SIZE_MAX)
 				s.ws = s.o;
+			/* Locals: stores through uint8_t * would otherwise force
+			 * reloading every field of s on each byte. */
+			uint8_t *out = s.out + s.o;
+			const uint8_t *p = t.p + i, *end = t.p + t.len;
+			uint8_t k = ascii_class[c];
 			do {
-				s.last = ascii_class[c];
-				s.out[s.o++] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-				i++;
-			} while (i < t.len && (c = t.p[i]) < 0x80 &&
-			    (ascii_class[c] == W_LETTER || ascii_class[c] == W_DIGIT));
+				s.last = k;
+				*out++ = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+				p++;
+			} while (p < end && (c = *p) < 0x80 && ((k = ascii_class[c]) == W_LETTER || k == W_DIGIT));
+			s.o = (size_t)(out - s.out);
+			i = (size_t)(p - t.p);
 			continue;
 		}
 		if (c < 0x80 && ascii_class[c] == W_SEP) {
