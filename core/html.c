@@ -26,6 +26,9 @@
 #define HTML_STACK_MAX 256
 #define HTML_MAX_ATTRS 32
 #define HTML_NAME_MAX 16 /* longer tag names are matched by hash only */
+/* How far down the stack an end tag looks for its element: bounds the work
+ * of floods of unmatched end tags to a constant per tag. */
+#define HTML_MATCH_DEPTH 64
 
 /* Tag flags */
 #define T_VOID 0x001
@@ -661,7 +664,7 @@ pop_to(struct hp *h, size_t idx)
 static ptrdiff_t
 find_open(const struct hp *h, uint8_t id, uint8_t alt, const uint8_t *stop, size_t nstop)
 {
-	for (size_t i = h->depth; i-- > 0;) {
+	for (size_t i = h->depth; i-- > 0 && h->depth - i <= HTML_MATCH_DEPTH;) {
 		uint8_t e = h->stack[i].def ? h->stack[i].def->id : TAG_OTHER;
 		if (e == id || e == alt)
 			return (ptrdiff_t)i;
@@ -754,7 +757,7 @@ end_elem(struct hp *h, const struct tag *t)
 		h->overflow--;
 		return;
 	}
-	for (size_t i = h->depth; i-- > 0;) {
+	for (size_t i = h->depth; i-- > 0 && h->depth - i <= HTML_MATCH_DEPTH;) {
 		if (h->stack[i].hash == t->hash) {
 			pop_to(h, i);
 			return;

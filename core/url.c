@@ -506,10 +506,19 @@ url_stop(uint8_t c)
 	return c <= 0x20 || c == 0x7F || c == '<' || c == '>' || c == '"' || c == '`';
 }
 
-/* Drops sentence punctuation and unbalanced closing brackets at the end. */
+/* Drops sentence punctuation and unbalanced closing brackets at the end.
+ * Brackets are counted once, so a run of ')' costs no rescans. */
 static size_t
 trim_tail(const uint8_t *p, size_t st, size_t en)
 {
+	static const char closers[] = ")]}", openers[] = "([{";
+	size_t no[3] = { 0, 0, 0 }, nc[3] = { 0, 0, 0 };
+	for (size_t i = st; i < en; i++) {
+		for (int k = 0; k < 3; k++) {
+			no[k] += p[i] == (uint8_t)openers[k];
+			nc[k] += p[i] == (uint8_t)closers[k];
+		}
+	}
 	while (en > st) {
 		uint8_t c = p[en - 1];
 		if (c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' || c == '\'' ||
@@ -517,16 +526,10 @@ trim_tail(const uint8_t *p, size_t st, size_t en)
 			en--;
 			continue;
 		}
-		uint8_t open = c == ')' ? '(' : c == ']' ? '[' : c == '}' ? '{' : 0;
-		if (open == 0)
+		int k = c == ')' ? 0 : c == ']' ? 1 : c == '}' ? 2 : -1;
+		if (k < 0 || nc[k] <= no[k])
 			break;
-		size_t no = 0, nc = 0;
-		for (size_t i = st; i < en; i++) {
-			no += p[i] == open;
-			nc += p[i] == c;
-		}
-		if (nc <= no)
-			break;
+		nc[k]--;
 		en--;
 	}
 	return en;

@@ -219,6 +219,26 @@ test_deep_nesting(void **state)
 }
 
 static void
+test_unmatched_end_tags(void **state)
+{
+	/* A full stack and a flood of end tags that match nothing stays linear. */
+	size_t n = 1000000;
+	char *src = malloc(300 * 5 + n * 4 + 16);
+	size_t k = 0;
+	for (size_t i = 0; i < 300; i++)
+		k += (size_t)sprintf(src + k, "<em>");
+	for (size_t i = 0; i < n; i++)
+		k += (size_t)sprintf(src + k, "</x>");
+	k += (size_t)sprintf(src + k, "end");
+	struct arena *a = arena_new(0);
+	struct html_doc doc;
+	assert_int_equal(html_parse(a, span_make(src, k), &doc), 0);
+	assert_true(span_eq_cstr(doc.text, "end"));
+	arena_free(&a);
+	free(src);
+}
+
+static void
 test_huge_attribute(void **state)
 {
 	size_t n = 4 << 20;
@@ -270,6 +290,7 @@ main(void)
 		cmocka_unit_test(test_links),
 		cmocka_unit_test(test_hidden_link),
 		cmocka_unit_test(test_deep_nesting),
+		cmocka_unit_test(test_unmatched_end_tags),
 		cmocka_unit_test(test_huge_attribute),
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_decode_entities),

@@ -223,6 +223,12 @@ test_find_pathological(void **state)
 	memset(s, '@', n);
 	pos = 0;
 	assert_false(url_find_next(span_make(s, n), &pos, &m));
+	/* a URL followed by half a megabyte of ')' */
+	memcpy(s, "http://a.example.com/", 21);
+	memset(s + 21, ')', n - 21);
+	pos = 0;
+	assert_true(url_find_next(span_make(s, n), &pos, &m));
+	assert_true(span_eq_cstr(m.raw, "http://a.example.com/"));
 	test_free(s);
 }
 
