@@ -1,6 +1,7 @@
 /*
  * fuzz-html - libFuzzer target for the extract step: html_parse(), link
- * resolution and URL normalisation, text URL/address discovery, word
+ * resolution and URL normalisation (also of the whole input), text
+ * URL/address discovery, word
  * splitting, and mime_extract() over a message whose plain and HTML parts
  * are the input.
  *
@@ -62,6 +63,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	scan_text(a, doc.text);
 	scan_text(a, in);
+	if (size < URL_MAX_LEN) {
+		/* the whole input as one URL, address and relative reference */
+		struct mime_url u;
+		struct mime_email e;
+		url_parse(a, in, 0, &u);
+		url_parse_email(a, in, &e);
+		url_resolve(a, in, in);
+	}
 	struct words w;
 	words_init(&w, a);
 	words_add(&w, doc.text);
