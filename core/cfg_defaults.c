@@ -93,7 +93,7 @@ cfg_defaults_new(void)
 	c->stats.learn_global = true;
 	c->stats.max_tokens = 5000000;
 	c->stats.min_tokens = 11;
-	c->stats.window = 5;
+	c->stats.window = 2;   /* bench/bayes_eval: as accurate as 3 or 5, 2-4x faster, 4x smaller */
 	c->stats.header_tokens = true;
 
 	c->rbl.enabled = false;

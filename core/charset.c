@@ -179,9 +179,23 @@ iconv_get(const char *cs)
 }
 
 static bool
+grow(struct arena *a, char **ob, size_t *cap)
+{
+	char *nb = arena_realloc(a, *ob, *cap, *cap * 2);
+	if (nb == NULL)
+		return false;
+	*ob = nb;
+	*cap *= 2;
+	return true;
+}
+
+/* Output room kept free for a U+FFFD and the terminator after each call. */
+#define ICONV_SLACK 8
+
+static bool
 run_iconv(struct arena *a, iconv_t cd, struct span in, struct span *out, size_t *nbad_r)
 {
-	size_t cap = in.len * 4 + 16;
+	size_t cap = in.len * 4 + 32;
 	char *ob = arena_alloc(a, cap);
 	char *ip = (char *)(uintptr_t)in.p;
 	size_t il = in.len, olen = 0;
@@ -189,22 +203,28 @@ run_iconv(struct arena *a, iconv_t cd, struct span in, struct span *out, size_t 
 	*nbad_r = 0;
 	if (ob == NULL)
 		return false;
-	while (il > 0) {
+	for (;;) {
+		if (cap - olen < 2 * ICONV_SLACK && !grow(a, &ob, &cap))
+			return false;
 		char *op = ob + olen;
-		size_t ol = cap - olen - 4;
-		size_t r = iconv(cd, &ip, &il, &op, &ol);
+		size_t ol = cap - olen - ICONV_SLACK;
+		size_t r = il > 0 ? iconv(cd, &ip, &il, &op, &ol) : iconv(cd, NULL, NULL, &op, &ol);
 		olen = (size_t)(op - ob);
-		if (r != (size_t)-1)
+		if (r != (size_t)-1) {
+			if (il == 0 && ip != NULL) {
+				ip = NULL; /* one more round flushes shift states (ISO-2022) */
+				continue;
+			}
 			break;
+		}
 		if (errno == E2BIG) {
-			char *nb = arena_realloc(a, ob, cap, cap * 2);
-			if (nb == NULL)
+			if (!grow(a, &ob, &cap))
 				return false;
-			ob = nb;
-			cap *= 2;
 			continue;
 		}
-		/* EILSEQ or EINVAL (truncated at the end): replace one byte */
+		if (il == 0)
+			break;
+		/* EILSEQ, or EINVAL (truncated at the end): replace one byte */
 		memcpy(ob + olen, utf8_repl, 3);
 		olen += 3;
 		(*nbad_r)++;
@@ -212,10 +232,6 @@ run_iconv(struct arena *a, iconv_t cd, struct span in, struct span *out, size_t 
 		il--;
 		iconv(cd, NULL, NULL, NULL, NULL);
 	}
-	char *op = ob + olen;
-	size_t ol = cap - olen - 1;
-	iconv(cd, NULL, NULL, &op, &ol); /* flush shift states (ISO-2022) */
-	olen = (size_t)(op - ob);
 	ob[olen] = 0;
 	*out = span_make(ob, olen);
 	return true;

@@ -211,6 +211,14 @@ parse_mailbox(struct arena *a, const char *s, size_t n, struct mime_addr *m)
 	}
 	if (bare_words(a, m, s, n))
 		return;
+	if (find_top(s, n, '@') < 0 && (find_top(s, n, ' ') >= 0 || find_top(s, n, '\t') >= 0 ||
+	                                   (n > 0 && s[0] == '"'))) {
+		/* "To: Deal Shopper", "To: \"Zofia\"": a name, no address */
+		m->name = decode_name(a, clean_phrase(a, s, n, NULL, true));
+		m->addr = "";
+		m->invalid = true;
+		return;
+	}
 	fill_spec(a, m, s, n);
 	clean_phrase(a, s, n, &comment, true);
 	m->name = decode_name(a, comment);

@@ -24,6 +24,11 @@ mime_line(struct span s, size_t pos, size_t *next_r)
 	const uint8_t *cr = memchr(p, '\r', lim);
 
 	if (cr != NULL && (size_t)(cr - p) + 1 < lim) {
+		/* "\r\r\n" (a CRLF converted twice) is one line end */
+		if (nl != NULL && (size_t)(cr - p) + 2 == lim && cr[1] == '\r') {
+			*next_r = pos + lim + 1;
+			return (size_t)(cr - p);
+		}
 		/* bare CR before any LF: it ends the line */
 		*next_r = pos + (size_t)(cr - p) + 1;
 		return (size_t)(cr - p);

@@ -387,9 +387,12 @@ delim_line(struct span b, size_t k, size_t dlen, bool *closing)
 static size_t
 content_end(struct span b, size_t k)
 {
-	if (k > 0 && b.p[k - 1] == '\n')
+	bool lf = k > 0 && b.p[k - 1] == '\n';
+	if (lf)
 		k--;
 	if (k > 0 && b.p[k - 1] == '\r')
+		k--;
+	if (lf && k > 0 && b.p[k - 1] == '\r') /* "\r\r\n", as mime_line() */
 		k--;
 	return k;
 }

@@ -237,6 +237,17 @@ mime_ctval_parse(struct arena *a, const char *v, size_t len, struct mime_ctval *
 		i = (size_t)((const char *)out->token.p - v) + (size_t)sp;
 		out->token.len = (size_t)sp;
 	}
+	/* "text/html (comment)" is legal CFWS; "text/plain junk" is not */
+	ptrdiff_t paren = span_find_byte(out->token, '(');
+	if (paren >= 0)
+		out->token = span_trim(span_sub(out->token, 0, (size_t)paren));
+	sp = span_find_byte(out->token, ' ');
+	if (sp < 0)
+		sp = span_find_byte(out->token, '\t');
+	if (sp > 0 && out->token.p[sp - 1] != '/' && out->token.p[sp + 1] != '/') {
+		out->broken = true;
+		out->token.len = (size_t)sp;
+	}
 	n = parse_raw(a, v, len, i, raw, &out->broken);
 	out->params = arena_array(a, n ? n : 1, sizeof(*out->params));
 	if (out->params == NULL)

@@ -10,6 +10,7 @@
 
 #include "fcore/arena.h"
 #include "fcore/log.h"
+#include "stats/stats.h"
 #include "version.h"
 
 enum ctl_priv { CTL_PUBLIC, CTL_READ, CTL_ENABLE };
@@ -186,19 +187,23 @@ stat_json(const struct controller_ctx *ctx, bool read_only)
 		"chunks_allocated", "shared_chunks_allocated", "chunks_freed", "chunks_oversized", "fragmented" };
 	for (size_t i = 0; i < sizeof(pool_keys) / sizeof(pool_keys[0]); i++)
 		json_object_set_new(o, pool_keys[i], json_integer(0));
-	json_object_set_new(o, "total_learns", json_integer((json_int_t)atomic_load(&s->learned)));
+	struct stats_summary sum;
+	memset(&sum, 0, sizeof(sum));
+	if (ctx->scan.engine->stats != NULL)
+		stats_summary(ctx->scan.engine->stats, &sum);
+	json_object_set_new(o, "total_learns", json_integer((json_int_t)(sum.learned_spam + sum.learned_ham)));
 	json_t *files = json_array();
 	static const char *const syms[] = { "BAYES_SPAM", "BAYES_HAM" };
 	for (int i = 0; i < 2; i++) {
 		json_t *f = json_object();
-		json_object_set_new(f, "revision", json_integer(0));
-		json_object_set_new(f, "used", json_integer(0));
-		json_object_set_new(f, "total", json_integer(0));
-		json_object_set_new(f, "size", json_integer(0));
+		json_object_set_new(f, "revision", json_integer((json_int_t)(i == 0 ? sum.learned_spam : sum.learned_ham)));
+		json_object_set_new(f, "used", json_integer((json_int_t)sum.tokens));
+		json_object_set_new(f, "total", json_integer((json_int_t)ctx->cfg->stats.max_tokens));
+		json_object_set_new(f, "size", json_integer((json_int_t)sum.size_bytes));
 		json_object_set_new(f, "symbol", json_string(syms[i]));
 		json_object_set_new(f, "type", json_string("sqlite"));
 		json_object_set_new(f, "languages", json_integer(0));
-		json_object_set_new(f, "users", json_integer(0));
+		json_object_set_new(f, "users", json_integer((json_int_t)sum.users));
 		json_array_append_new(files, f);
 	}
 	json_object_set_new(o, "statfiles", files);
@@ -278,13 +283,65 @@ route_check(struct http_conn *c, const struct http_request *req, struct span bod
 }
 
 static void
-route_learn(struct http_conn *c, const struct http_request *req, struct span body, struct controller_ctx *ctx, bool read_only)
+learn(struct http_conn *c, const struct http_request *req, struct span body, struct controller_ctx *ctx,
+    bool spam)
 {
+	struct scan_engine *e = ctx->scan.engine;
 	if (body.len == 0) {
 		http_conn_reply_error(c, 400, "Empty body is not permitted");
 		return;
 	}
-	http_conn_reply_error(c, 404, "no classifiers defined");
+	if (e->stats == NULL) {
+		http_conn_reply_error(c, 404, "no classifiers defined");
+		return;
+	}
+	struct scan_task *t = scan_task_new(e, body);
+	int code = 0;
+	const char *reason = NULL;
+	if (t == NULL || !http_scan_fill_task(t, req, &code, &reason)) {
+		http_conn_reply_error(c, t ? code : 500, t ? reason : "Cannot allocate task");
+		scan_task_free(&t);
+		return;
+	}
+	t->msg.mime = mime_parse(t->arena, t->msg.raw, &e->mime_limits);
+	const char *user = ctx->cfg->stats.per_user ? t->msg.env.deliver_to : NULL;
+	char err[512];
+	enum stats_learn_status st = stats_learn(e->stats, &t->msg, spam, user, err, sizeof(err));
+	switch (st) {
+	case STATS_LEARN_OK:
+		atomic_fetch_add(&ctx->scan.shm->learned, 1);
+		reply_json(c, 200, "OK", json_pack("{s:b}", "success", 1));
+		log_info("learned %s: mid=<%s> user=%s", spam ? "spam" : "ham",
+		    t->msg.mime && t->msg.mime->message_id ? t->msg.mime->message_id : "undef",
+		    user ? user : "(global)");
+		break;
+	case STATS_LEARN_ALREADY:
+		reply_json(c, 208, err, json_pack("{s:s}", "error", err));
+		break;
+	case STATS_LEARN_TOO_FEW_TOKENS:
+		/* rspamd answers 204 with a body; rspamc reads it. */
+		reply_json(c, 204, err, json_pack("{s:s}", "error", err));
+		break;
+	default:
+		log_error("learn failed: %s", err);
+		http_conn_reply_error(c, 500, err);
+		break;
+	}
+	scan_task_free(&t);
+}
+
+static void
+route_learnspam(struct http_conn *c, const struct http_request *req, struct span body,
+    struct controller_ctx *ctx, bool read_only)
+{
+	learn(c, req, body, ctx, true);
+}
+
+static void
+route_learnham(struct http_conn *c, const struct http_request *req, struct span body,
+    struct controller_ctx *ctx, bool read_only)
+{
+	learn(c, req, body, ctx, false);
 }
 
 static const struct ctl_route routes[] = {
@@ -296,8 +353,8 @@ static const struct ctl_route routes[] = {
 	{ "checkv2", CTL_READ, route_checkv2 },
 	{ "check", CTL_READ, route_check },
 	{ "scan", CTL_READ, route_checkv2 },
-	{ "learnspam", CTL_ENABLE, route_learn },
-	{ "learnham", CTL_ENABLE, route_learn },
+	{ "learnspam", CTL_ENABLE, route_learnspam },
+	{ "learnham", CTL_ENABLE, route_learnham },
 };
 
 static const struct ctl_route *

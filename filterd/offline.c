@@ -16,6 +16,7 @@
 #include "fcore/xalloc.h"
 #include "reply_json.h"
 #include "scan.h"
+#include "statedir.h"
 
 struct offline_env {
 	const char *user;
@@ -186,6 +187,8 @@ offline_scan_main(const struct fconf *cfg, int argc, char **argv)
 	}
 	struct scan_engine e;
 	char err[1024];
+	if (state_dir_ensure(cfg->state_dir) != 0)
+		return 1;
 	if (scan_engine_init(&e, cfg, true, err, sizeof(err)) != 0 ||
 	    scan_engine_attach(&e, false, err, sizeof(err)) != 0) {
 		fprintf(stderr, "filterd scan: %s\n", err);

@@ -15,6 +15,8 @@
 #include "listen.h"
 #include "scan.h"
 #include "shm.h"
+#include "statedir.h"
+#include "stats/stats.h"
 #include "worker.h"
 
 #define PARENT_MAX_CHILDREN 258
@@ -128,13 +130,27 @@ reuse_or_open(const struct cfg_strlist *l, const struct cfg_strlist *old_l, cons
 	return 0;
 }
 
+/* Creates or migrates the Bayes database once, before fork, so workers that
+ * open it read-only never race each other to create the schema. */
+static int
+prepare_stats(const struct fconf *cfg, char *err, size_t errlen)
+{
+	if (!cfg->stats.enabled)
+		return 0;
+	struct stats_ctx *c = stats_open(cfg, true, err, errlen);
+	if (c == NULL)
+		return -1;
+	stats_close(&c);
+	return 0;
+}
+
 static struct generation *
 generation_new(struct fconf *cfg, const struct generation *old)
 {
 	struct generation *g = xcalloc(1, sizeof(*g));
 	g->cfg = cfg;
 	char err[1024];
-	if (scan_engine_init(&g->engine, cfg, true, err, sizeof(err)) != 0) {
+	if (scan_engine_init(&g->engine, cfg, true, err, sizeof(err)) != 0 || prepare_stats(cfg, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		generation_free(&g);
 		return NULL;
@@ -143,7 +159,9 @@ generation_new(struct fconf *cfg, const struct generation *old)
 	if (reuse_or_open(&cfg->scan.listen, oc ? &oc->scan.listen : NULL, old ? old->fds.scan : NULL,
 	        &g->fds.scan, &g->fds.nscan) != 0 ||
 	    reuse_or_open(&cfg->controller.listen, oc ? &oc->controller.listen : NULL,
-	        old ? old->fds.controller : NULL, &g->fds.controller, &g->fds.ncontroller) != 0) {
+	        old ? old->fds.controller : NULL, &g->fds.controller, &g->fds.ncontroller) != 0 ||
+	    reuse_or_open(&cfg->milter.listen, oc ? &oc->milter.listen : NULL, old ? old->fds.milter : NULL,
+	        &g->fds.milter, &g->fds.nmilter) != 0) {
 		generation_free(&g);
 		return NULL;
 	}
@@ -321,25 +339,6 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static int
-ensure_state_dir(const char *dir)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s", dir);
-	for (char *s = path + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		mkdir(path, 0755);
-		*s = '/';
-	}
-	if (mkdir(path, 0750) != 0 && errno != EEXIST) {
-		log_error("state_dir %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 int
 parent_main(struct fconf *cfg, const char *config_path)
 {
@@ -347,7 +346,7 @@ parent_main(struct fconf *cfg, const char *config_path)
 	memset(&p, 0, sizeof(p));
 	p.config_path = config_path;
 	signal(SIGPIPE, SIG_IGN);
-	if (ensure_state_dir(cfg->state_dir) != 0)
+	if (state_dir_ensure(cfg->state_dir) != 0)
 		return 1;
 	p.shm = shm_stats_create();
 	p.gen = generation_new(cfg, NULL);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "checks.h"
+#include "stats/stats.h"
 #include "fcore/arena.h"
 #include "fcore/log.h"
 #include "fcore/xalloc.h"
@@ -54,6 +55,8 @@ scan_engine_init(struct scan_engine *e, const struct fconf *cfg, bool compile_ru
 	e->symtab = symtab_new();
 	limits_from_cfg(&e->mime_limits, cfg);
 	checks_register(e->symtab);
+	if (cfg->stats.enabled)
+		stats_register_symbols(e->symtab);
 	(void)compile_rules;
 	(void)err;
 	(void)errlen;
@@ -64,16 +67,19 @@ scan_engine_init(struct scan_engine *e, const struct fconf *cfg, bool compile_ru
 int
 scan_engine_attach(struct scan_engine *e, bool stats_writer, char *err, size_t errlen)
 {
-	(void)e;
-	(void)stats_writer;
-	(void)err;
-	(void)errlen;
+	/* SQLite handles must not cross fork(): each process opens its own. */
+	if (e->cfg->stats.enabled && e->stats == NULL) {
+		e->stats = stats_open(e->cfg, stats_writer, err, errlen);
+		if (e->stats == NULL)
+			return -1;
+	}
 	return 0;
 }
 
 void
 scan_engine_deinit(struct scan_engine *e)
 {
+	stats_close(&e->stats);
 	symtab_free(&e->symtab);
 }
 
@@ -194,6 +200,8 @@ run_checks(struct scan_task *t)
 		return;
 	checks_headers_run(&t->msg, &t->result, t->now);
 	checks_mime_anomalies_run(&t->msg, &t->result);
+	if (e->stats != NULL && t->msg.mime != NULL)
+		stats_classify(e->stats, &t->msg, &t->result);
 }
 
 static void

@@ -12,11 +12,14 @@
 #include "fcore/xalloc.h"
 #include "http_conn.h"
 #include "http_scan.h"
+#include "milter_session.h"
 
 struct worker {
 	struct event_base *base;
 	struct http_server **servers;
 	size_t nservers;
+	struct milter_server **milters;
+	size_t nmilters;
 	struct event *stop_check;
 	double stop_deadline;
 	double grace;
@@ -29,6 +32,8 @@ active_connections(const struct worker *w)
 	unsigned n = 0;
 	for (size_t i = 0; i < w->nservers; i++)
 		n += http_server_active(w->servers[i]);
+	for (size_t i = 0; i < w->nmilters; i++)
+		n += milter_server_active(w->milters[i]);
 	return n;
 }
 
@@ -54,6 +59,8 @@ term_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: stopping after %u connection(s) in flight", (int)sig, active_connections(w));
 	for (size_t i = 0; i < w->nservers; i++)
 		http_server_stop(w->servers[i]);
+	for (size_t i = 0; i < w->nmilters; i++)
+		milter_server_stop(w->milters[i]);
 	struct timeval tv = { 0, 50000 };
 	w->stop_check = event_new(w->base, -1, EV_PERSIST, stop_check_cb, w);
 	event_add(w->stop_check, &tv);
@@ -67,6 +74,16 @@ add_server(struct worker *w, int fd, const struct http_server_opts *o)
 		log_fatal("cannot listen on fd %d", fd);
 	w->servers = xreallocarray(w->servers, w->nservers + 1, sizeof(*w->servers));
 	w->servers[w->nservers++] = s;
+}
+
+static void
+add_milter(struct worker *w, int fd, struct scan_engine *engine, struct shm_stats *shm)
+{
+	struct milter_server *s = milter_server_new(w->base, fd, engine, shm);
+	if (s == NULL)
+		log_fatal("cannot listen for milter on fd %d", fd);
+	w->milters = xreallocarray(w->milters, w->nmilters + 1, sizeof(*w->milters));
+	w->milters[w->nmilters++] = s;
 }
 
 static void
@@ -109,6 +126,8 @@ worker_main(enum worker_role role, struct scan_engine *engine, const struct work
 		o.arg = &scan_ctx;
 		for (size_t i = 0; i < fds->nscan; i++)
 			add_server(&w, fds->scan[i], &o);
+		for (size_t i = 0; i < fds->nmilter; i++)
+			add_milter(&w, fds->milter[i], engine, shm);
 	} else {
 		base_opts(&o, cfg);
 		o.no_store = true;

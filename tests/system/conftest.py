@@ -51,11 +51,13 @@ def request(port, method, path, body=b"", headers=None):
 
 
 class Filterd:
-    def __init__(self, tmp, extra_config="", controller_port=None, workers=2, controller_extra=""):
+    def __init__(self, tmp, extra_config="", controller_port=None, workers=2, controller_extra="",
+                 milter_extra=""):
         self.tmp = Path(tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.scan_port = free_port()
         self.controller_port = controller_port or free_port()
+        self.milter_port = free_port()
         self.state = self.tmp / "state"
         self.config = self.tmp / "filterd.yaml"
         self.log_path = self.tmp / "filterd.log"
@@ -64,7 +66,7 @@ class Filterd:
             f"state_dir: {self.state}\n"
             f"scan:\n  listen: \"127.0.0.1:{self.scan_port}\"\n"
             f"controller:\n  listen: \"127.0.0.1:{self.controller_port}\"\n{controller_extra}"
-            f"milter:\n  listen: \"127.0.0.1:{free_port()}\"\n"
+            f"milter:\n  listen: \"127.0.0.1:{self.milter_port}\"\n{milter_extra}"
         )
         self.write_config(extra_config)
         self.proc = None

@@ -47,6 +47,8 @@ static const struct {
 	{ "John Doe user@x.org", 1, { { "John Doe", "user@x.org", "user", "x.org", false, true } } },
 	{ "John <user@x.org", 1, { { "John", "user@x.org", "user", "x.org", false, true } } },
 	{ "just-a-name", 1, { { NULL, "just-a-name", "just-a-name", NULL, false, true } } },
+	{ "Deal Shopper", 1, { { "Deal Shopper", "", NULL, NULL, false, true } } },
+	{ "\"Zofia\"", 1, { { "Zofia", "", NULL, NULL, false, true } } },
 	{ "user@", 1, { { NULL, "user@", "user", "", false, true } } },
 	{ "user@bad domain!.org", 1, { { NULL, "user@baddomain!.org", "user", "baddomain!.org", false, true } } },
 	/* domain literal */

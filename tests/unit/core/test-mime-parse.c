@@ -21,14 +21,14 @@ test_simple(void **state)
 	assert_int_equal(m->parts[0].parent, -1);
 }
 
-static const char *const endings[] = { "\r\n", "\n", "\r" };
+static const char *const endings[] = { "\r\n", "\n", "\r", "\r\r\n" };
 
 /* Same multipart message with CRLF, LF and bare CR line ends. */
 static void
 test_line_endings(void **state)
 {
 	(void)state;
-	for (size_t e = 0; e < 3; e++) {
+	for (size_t e = 0; e < 4; e++) {
 		const char *nl = endings[e];
 		char buf[1024];
 		snprintf(buf, sizeof(buf),

@@ -36,6 +36,8 @@ static const struct {
 	{ "multipart/mixed; boundary=\"(.*)+?[a-z]^$|\\\\\"", "multipart/mixed", "boundary",
 	    "(.*)+?[a-z]^$|\\", false },
 	{ "multipart/mixed; boundary==_x_=", "multipart/mixed", "boundary", "=_x_=", false },
+	{ "text/html (a comment); charset=x", "text/html", "charset", "x", false },
+	{ "text/plain junk; charset=x", "text/plain", "charset", "x", true },
 	/* parameter without '=' is skipped */
 	{ "text/plain; junk; charset=x", "text/plain", "charset", "x", true },
 };

@@ -1,0 +1,251 @@
+/*
+ * rules-private.h - shared by the rules library's sources only.
+ *
+ * Pipeline: cf_parse.c reads .cf files into a struct cf (one struct rule per
+ * name, later definitions replacing earlier ones as in SpamAssassin);
+ * cf_replace.c applies ReplaceTags; re_translate.c turns each Perl regex into
+ * a Hyperscan expression or marks it for PCRE2; meta.c compiles meta
+ * expressions; rules_compile.c groups rules by scope and builds the
+ * databases; rules_cache.c stores and loads them; rules_run.c matches.
+ */
+#ifndef RULES_PRIVATE_H
+#define RULES_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <hs/hs.h>
+#include <pcre2.h>
+
+#include "rules/rules.h"
+
+struct arena;
+
+enum rule_type {
+	RT_NONE = -1,
+	RT_HEADER,
+	RT_MIMEHEADER,
+	RT_BODY,
+	RT_RAWBODY,
+	RT_URI,
+	RT_FULL,
+	RT_META,
+	RT_COUNT
+};
+const char *rule_type_name(int t);
+
+/* header modifiers */
+#define HDR_RAW 0x01
+#define HDR_ADDR 0x02
+#define HDR_NAME 0x04
+#define HDR_UNSUP 0x80 /* a modifier filterd does not implement */
+
+/* tflags */
+#define TF_MULTIPLE 0x01
+#define TF_NICE 0x02
+#define TF_NET 0x04
+#define TF_LEARN 0x08
+#define TF_NOAUTOLEARN 0x10
+#define TF_USERCONF 0x20
+#define TF_PUBLISH 0x40
+
+/* regex flags from the Perl delimiters */
+#define RE_I 0x01
+#define RE_M 0x02
+#define RE_S 0x04
+#define RE_X 0x08
+
+struct meta_prog;
+
+struct rule {
+	const char *name;
+	int type;              /* enum rule_type; RT_NONE: only score/describe/... seen */
+	bool defined;
+	const char *src;       /* regex as written (delimiters, flags) or meta expression */
+	const char *eval;      /* "check_foo(args)" for eval: rules */
+	const char *hdr;       /* header rules: header name without modifiers */
+	unsigned hdr_flags;
+	bool neg;              /* !~ */
+	bool exists;           /* exists:HDR */
+	const char *unset;     /* [if-unset: ...], NULL if none */
+	double score;
+	bool has_score;
+	const char *describe;
+	unsigned tflags;
+	unsigned maxhits;
+	int priority;
+	bool replace;          /* listed in replace_rules */
+	const char *file;
+	unsigned line;
+
+	/* compiled */
+	const char *re;        /* pattern body after ReplaceTags */
+	unsigned re_flags;
+	enum rules_engine engine;
+	const char *reason;
+	int group;             /* scope group, -1 if none */
+	pcre2_code *pcre;      /* fallbacks, multiple, if-unset */
+	struct meta_prog *meta;
+	bool enabled;          /* score != 0 */
+	int eval_id;           /* implemented eval: function (RULES_ENGINE_EVAL) */
+	double eval_a, eval_b; /* its numeric arguments; NAN = undef */
+	bool nogate;           /* gate literal did not compile: PCRE2 runs ungated */
+};
+
+/* ---- .cf reader ---- */
+
+struct cf_tag {
+	const char *name;
+	const char *value;
+};
+
+struct cf_taglist {
+	struct cf_tag *v;
+	size_t n, cap;
+};
+
+struct cf {
+	struct arena *arena;
+	struct rule **rules;   /* load order of first mention */
+	size_t nrules, cap;
+	uint32_t *slots;       /* name index: rule index + 1 */
+	size_t nslots;
+	struct cf_taglist tags, pre, inter, post;
+	const char *replace_start, *replace_end;
+	const char **files;
+	size_t nfiles, files_cap;
+	unsigned skipped_blocks;
+	unsigned depth;        /* include depth */
+	char *err;
+	size_t errlen;
+};
+
+void cf_init(struct cf *cf, struct arena *a, char *err, size_t errlen);
+void cf_deinit(struct cf *cf);
+/* Reads a file or every *.cf in a directory (sorted, as SpamAssassin). */
+int cf_read_path(struct cf *cf, const char *path);
+/* Reads a buffer; name is used in error messages and to resolve includes. */
+int cf_read_buffer(struct cf *cf, const char *name, const char *data, size_t len);
+struct rule *cf_find(const struct cf *cf, const char *name);
+/* After all files: ReplaceTags, default scores. */
+void cf_finish(struct cf *cf);
+/* ReplaceTags on one pattern body; arena result. */
+const char *cf_replace_tags(const struct cf *cf, const char *re);
+/* Splits "m{..}flags" / "/../flags"; false if not a delimited regex. */
+bool cf_split_regex(struct arena *a, const char *src, const char **body_r, unsigned *flags_r);
+/* Evaluates an `if` condition; -1 on syntax error. */
+int cf_eval_cond(const char *expr);
+bool cf_plugin_loaded(const char *name);
+
+/* ---- regex translation ---- */
+
+enum re_target { RE_TARGET_HS, RE_TARGET_PCRE, RE_TARGET_FAIL };
+
+struct re_translation {
+	enum re_target target;
+	const char *expr;      /* Hyperscan expression (HS) */
+	unsigned hs_flags;
+	const char *reason;    /* why PCRE2 / why failed */
+	const char *gate;      /* literal that must occur for a PCRE2 match, or NULL */
+	size_t gate_len;
+	bool gate_caseless;
+	bool prefilter;        /* gate is the pattern in HS_FLAG_PREFILTER form */
+};
+
+/* Decides the engine for a Perl regex body with flags. */
+void re_translate(struct arena *a, const char *re, unsigned flags, struct re_translation *out);
+/* Only the gate literal (for PCRE2 rules). */
+void re_translate_gate_only(struct arena *a, const char *re, unsigned flags,
+    struct re_translation *out);
+/* Compiles for PCRE2 with JIT; NULL + reason on failure. */
+pcre2_code *re_pcre_compile(const char *re, unsigned flags, char *why, size_t whylen);
+
+/* ---- meta ---- */
+
+struct meta_prog *meta_compile(struct arena *a, const char *expr, char *err, size_t errlen);
+/* Names referenced, for dependency order. */
+size_t meta_ninputs(const struct meta_prog *p);
+const char *meta_input(const struct meta_prog *p, size_t i);
+void meta_bind(struct meta_prog *p, size_t i, int rule);
+int meta_bound(const struct meta_prog *p, size_t i);
+/* Evaluates with hit counts per rule index. */
+double meta_eval(const struct meta_prog *p, const unsigned *hits);
+
+/* ---- eval: functions (rules_eval.c) ---- */
+
+struct rules_db;
+struct msg;
+struct rules_scratch_eval {
+	pcre2_match_data *md;
+};
+/* true when r->eval names an implemented function with valid arguments */
+bool rules_eval_prepare(struct rules_db *db, struct rule *r);
+int rules_eval_init(struct rules_db *db);
+bool rules_parse_date(const char *s, size_t len, time_t *out);
+unsigned rules_eval_run(const struct rules_db *db, const struct rules_scratch_eval *se,
+    const struct rule *r, const struct msg *msg);
+
+/* ---- compiled database ---- */
+
+enum group_kind { GK_DIRECT, GK_GATE };
+
+struct group_entry {
+	unsigned rule;
+	uint8_t kind;
+};
+
+struct scope_group {
+	int scope;             /* enum rule_type */
+	const char *hdr;       /* header and mimeheader groups */
+	unsigned hdr_flags;
+	hs_database_t *db;
+	struct group_entry *ent;  /* by Hyperscan id */
+	unsigned nent;
+	unsigned *pcre;        /* PCRE2 rules without a gate: run on every text */
+	unsigned npcre;
+	unsigned *rules;       /* every regex rule of the group */
+	unsigned nrules;
+	unsigned *exists;      /* exists: rules on this header */
+	unsigned nexists;
+	uint64_t layout;       /* hash of the expressions the database holds */
+};
+
+struct rules_db {
+	struct arena *arena;
+	struct rule **rules;
+	size_t nrules;
+	struct scope_group *groups;
+	size_t ngroups;
+	unsigned *meta_order;  /* meta rules, inputs first */
+	size_t nmeta;
+	const char **files;
+	size_t nfiles;
+	struct rules_stats stats;
+	uint32_t pcre_match_limit, pcre_depth_limit;
+	unsigned max_ent;      /* largest nent, for scratch */
+	unsigned cache_stale;  /* cached databases whose layout no longer matched */
+	unsigned *evals;       /* rules run by rules_eval.c */
+	size_t nevals;
+	pcre2_code *eval_local_re, *eval_fetchmail_re, *eval_rcvd_date_re;
+};
+
+
+int rules_compile(struct rules_db *db, struct cf *cf);
+int rules_build_groups(struct rules_db *db);
+/* decided: per rule RE_TARGET_* from the cache, or NULL to translate. */
+void rules_classify_all(struct rules_db *db, const int8_t *decided);
+/* Lays out a group and compiles its database; pre (from the cache) is used
+ * instead when it was built from the same layout, and freed otherwise. */
+int rules_hs_compile_group(struct rules_db *db, struct scope_group *g, hs_database_t *pre,
+    uint64_t pre_layout);
+/* Cache in state_dir, keyed by rules content, Hyperscan version and CPU.
+ * load: true when decisions and databases were read (dbs[g] per group). */
+uint64_t rules_content_key(const struct rules_db *db);
+bool rules_cache_read(const char *dir, uint64_t key, size_t nrules, int8_t **decided_r,
+    hs_database_t ***dbs_r, uint64_t **layouts_r, size_t *ndbs_r);
+void rules_cache_write(const struct rules_db *db, const char *dir, uint64_t key);
+
+#endif

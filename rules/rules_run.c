@@ -1,0 +1,350 @@
+/*
+ * rules_run.c - matching one message.
+ *
+ * For each scope group: build its text(s), one Hyperscan scan each (one
+ * callback per pattern and text: SINGLEMATCH), then PCRE2 for the rules
+ * whose gate literal was seen and for the ungated ones. A rule hits once per
+ * message; tflags multiple rules are counted with PCRE2 (Perl's
+ * non-overlapping //g matches, up to maxhits) in each text where Hyperscan
+ * saw them. Then the meta rules, inputs first, and the inserts.
+ *
+ * State per message lives in the worker's scratch and is cleared with one
+ * memset; nothing is allocated per message once the buffers have grown.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcore/log.h"
+#include "fcore/mime.h"
+#include "fcore/msg.h"
+#include "fcore/result.h"
+#include "fcore/xalloc.h"
+#include "rules-private.h"
+#include "rules-text.h"
+
+#define RUN_MAX_TEXT 0xffffffffu /* hs_scan takes an unsigned int length */
+
+struct rules_scratch {
+	hs_scratch_t *hs;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	pcre2_jit_stack *jit;
+	unsigned *hits;     /* per rule, this message */
+	uint8_t *cand;      /* per rule: gate literal seen in this text */
+	uint8_t *seen;      /* per rule: matched in this text */
+	uint8_t *negm;      /* per rule: matched in some text (for !~) */
+	unsigned *touched;  /* rules with seen set */
+	size_t ntouched;
+	size_t nrules;
+	struct buf text;
+	struct rules_lines lines;
+};
+
+struct rules_scratch *
+rules_scratch_new(const struct rules_db *db)
+{
+	struct rules_scratch *s = xcalloc(1, sizeof(*s));
+	for (size_t g = 0; g < db->ngroups; g++) {
+		if (db->groups[g].db != NULL &&
+		    hs_alloc_scratch(db->groups[g].db, &s->hs) != HS_SUCCESS)
+			log_fatal("rules: cannot allocate Hyperscan scratch");
+	}
+	s->nrules = db->nrules;
+	size_t n = db->nrules ? db->nrules : 1;
+	s->hits = xcalloc(n, sizeof(*s->hits));
+	s->cand = xcalloc(n, 1);
+	s->seen = xcalloc(n, 1);
+	s->negm = xcalloc(n, 1);
+	s->touched = xcalloc(n, sizeof(*s->touched));
+	s->md = pcre2_match_data_create(1, NULL);
+	s->mctx = pcre2_match_context_create(NULL);
+	s->jit = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
+	if (s->md == NULL || s->mctx == NULL)
+		log_fatal("rules: cannot allocate PCRE2 match data");
+	if (s->jit != NULL)
+		pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
+	pcre2_set_match_limit(s->mctx, db->pcre_match_limit ? db->pcre_match_limit : 100000);
+	pcre2_set_depth_limit(s->mctx, db->pcre_depth_limit ? db->pcre_depth_limit : 10000);
+	buf_init(&s->text, NULL);
+	return s;
+}
+
+void
+rules_scratch_free(struct rules_scratch **sp)
+{
+	struct rules_scratch *s = *sp;
+	if (s == NULL)
+		return;
+	hs_free_scratch(s->hs);
+	pcre2_match_data_free(s->md);
+	pcre2_match_context_free(s->mctx);
+	pcre2_jit_stack_free(s->jit);
+	free(s->hits);
+	free(s->cand);
+	free(s->seen);
+	free(s->negm);
+	free(s->touched);
+	free(s->lines.v);
+	buf_deinit(&s->text);
+	free(s);
+	*sp = NULL;
+}
+
+struct scan_ctx {
+	const struct rules_db *db;
+	struct rules_scratch *s;
+	const struct scope_group *g;
+};
+
+static void
+touch(struct rules_scratch *s, unsigned r)
+{
+	if (!s->seen[r]) {
+		s->seen[r] = 1;
+		s->touched[s->ntouched++] = r;
+	}
+}
+
+static int
+on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx)
+{
+	struct scan_ctx *c = ctx;
+	const struct group_entry *e = &c->g->ent[id];
+	if (e->kind == GK_GATE)
+		c->s->cand[e->rule] = 1;
+	else
+		touch(c->s, e->rule);
+	return 0;
+}
+
+static bool
+pcre_match(const struct rules_scratch *s, const pcre2_code *re, struct span t, size_t start)
+{
+	int rc = pcre2_match(re, t.p, t.len, start, 0, s->md, s->mctx);
+	return rc >= 0;
+}
+
+/* Perl's count of non-overlapping matches, at most max (0 = no limit). */
+static unsigned
+pcre_count(const struct rules_scratch *s, const pcre2_code *re, struct span t, unsigned max)
+{
+	unsigned n = 0;
+	size_t pos = 0;
+	while (pos <= t.len && (max == 0 || n < max) && n < 100000) {
+		if (!pcre_match(s, re, t, pos))
+			break;
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+		n++;
+		pos = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+	}
+	return n;
+}
+
+static void
+settle_text(const struct rules_db *db, struct rules_scratch *s, struct span t)
+{
+	for (size_t k = 0; k < s->ntouched; k++) {
+		unsigned i = s->touched[k];
+		const struct rule *r = db->rules[i];
+		s->seen[i] = 0;
+		if (r->neg) {
+			s->negm[i] = 1;
+			continue;
+		}
+		if ((r->tflags & TF_MULTIPLE) && r->pcre != NULL) {
+			unsigned c = pcre_count(s, r->pcre, t, r->maxhits);
+			s->hits[i] += c ? c : 1;
+			if (r->maxhits && s->hits[i] > r->maxhits)
+				s->hits[i] = r->maxhits;
+		} else if (r->tflags & TF_MULTIPLE) {
+			s->hits[i]++;
+		} else {
+			s->hits[i] = 1;
+		}
+	}
+	s->ntouched = 0;
+}
+
+static void
+scan_text(const struct rules_db *db, struct rules_scratch *s, const struct scope_group *g,
+    struct span t)
+{
+	if (t.len > RUN_MAX_TEXT)
+		t.len = RUN_MAX_TEXT;
+	struct scan_ctx c = { db, s, g };
+	if (g->db != NULL)
+		hs_scan(g->db, (const char *)(t.p ? t.p : (const uint8_t *)""), (unsigned)t.len, 0,
+		    s->hs, on_match, &c);
+	for (unsigned e = 0; e < g->nent; e++) {
+		unsigned i = g->ent[e].rule;
+		if (g->ent[e].kind != GK_GATE || !s->cand[i])
+			continue;
+		s->cand[i] = 0;
+		if (!s->seen[i] && pcre_match(s, db->rules[i]->pcre, t, 0))
+			touch(s, i);
+	}
+	for (unsigned k = 0; k < g->npcre; k++) {
+		unsigned i = g->pcre[k];
+		if (!s->seen[i] && (s->hits[i] == 0 || (db->rules[i]->tflags & TF_MULTIPLE)) &&
+		    pcre_match(s, db->rules[i]->pcre, t, 0))
+			touch(s, i);
+	}
+	settle_text(db, s, t);
+}
+
+/* After all texts of a header group: !~ rules, if-unset and exists:. */
+static void
+settle_header_group(const struct rules_db *db, struct rules_scratch *s,
+    const struct scope_group *g, bool present)
+{
+	for (unsigned k = 0; k < g->nexists; k++) {
+		unsigned i = g->exists[k];
+		s->hits[i] = present ^ db->rules[i]->neg;
+	}
+	for (unsigned k = 0; k < g->nrules; k++) {
+		unsigned i = g->rules[k];
+		const struct rule *r = db->rules[i];
+		if (r->engine == RULES_ENGINE_EXISTS)
+			continue;
+		if (!present && r->unset != NULL && r->pcre != NULL) {
+			struct span u = span_from_cstr(r->unset);
+			s->hits[i] = pcre_match(s, r->pcre, u, 0) ^ r->neg;
+		} else if (r->neg) {
+			s->hits[i] = !s->negm[i];
+		}
+		s->negm[i] = 0;
+	}
+}
+
+static void
+run_header_group(const struct rules_db *db, struct rules_scratch *s, const struct msg *msg,
+    const struct scope_group *g)
+{
+	bool present = rules_header_text(msg, g->hdr, g->hdr_flags, &s->text);
+	if (present)
+		scan_text(db, s, g, buf_span(&s->text));
+	settle_header_group(db, s, g, present);
+}
+
+static void
+run_mimeheader_group(const struct rules_db *db, struct rules_scratch *s, const struct msg *msg,
+    const struct scope_group *g)
+{
+	const struct mime_message *m = msg->mime;
+	bool any = false;
+	for (size_t p = 0; p < m->nparts; p++) {
+		if (!rules_part_header_text(&m->parts[p], g->hdr, g->hdr_flags, &s->text))
+			continue;
+		any = true;
+		scan_text(db, s, g, buf_span(&s->text));
+	}
+	settle_header_group(db, s, g, any);
+}
+
+static void
+run_lines(const struct rules_db *db, struct rules_scratch *s, const struct scope_group *g)
+{
+	for (size_t i = 0; i < s->lines.n; i++)
+		scan_text(db, s, g, s->lines.v[i]);
+}
+
+static void
+run_group(const struct rules_db *db, struct rules_scratch *s, const struct msg *msg,
+    const struct scope_group *g, bool *body_built)
+{
+	const struct mime_message *m = msg->mime;
+	switch (g->scope) {
+	case RT_HEADER:
+		run_header_group(db, s, msg, g);
+		break;
+	case RT_MIMEHEADER:
+		run_mimeheader_group(db, s, msg, g);
+		break;
+	case RT_BODY:
+		if (!*body_built)
+			rules_body_lines(msg, &s->text, &s->lines);
+		*body_built = true;
+		run_lines(db, s, g);
+		break;
+	case RT_RAWBODY:
+		rules_rawbody_chunks(msg, &s->lines);
+		*body_built = false;
+		run_lines(db, s, g);
+		break;
+	case RT_URI:
+		for (size_t u = 0; u < m->nurls; u++)
+			if (m->urls[u].url != NULL)
+				scan_text(db, s, g, span_from_cstr(m->urls[u].url));
+		break;
+	case RT_FULL:
+		scan_text(db, s, g, m->raw);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+run_evals(const struct rules_db *db, struct rules_scratch *s, const struct msg *msg)
+{
+	struct rules_scratch_eval se = { s->md };
+	for (size_t k = 0; k < db->nevals; k++) {
+		unsigned i = db->evals[k];
+		s->hits[i] = rules_eval_run(db, &se, db->rules[i], msg);
+	}
+}
+
+static void
+run_metas(const struct rules_db *db, struct rules_scratch *s)
+{
+	for (size_t k = 0; k < db->nmeta; k++) {
+		unsigned i = db->meta_order[k];
+		const struct rule *r = db->rules[i];
+		if (r->engine != RULES_ENGINE_META)
+			continue;
+		s->hits[i] = meta_eval(r->meta, s->hits) != 0.0;
+	}
+}
+
+int
+rules_run(const struct rules_db *db, struct rules_scratch *s, const struct msg *msg,
+    struct scan_result *res)
+{
+	if (msg == NULL || msg->mime == NULL)
+		return -1;
+	memset(s->hits, 0, s->nrules * sizeof(*s->hits));
+	bool body_built = false;
+	/* body groups first, so the rendered text is built once */
+	for (size_t g = 0; g < db->ngroups; g++)
+		if (db->groups[g].scope == RT_BODY)
+			run_group(db, s, msg, &db->groups[g], &body_built);
+	for (size_t g = 0; g < db->ngroups; g++)
+		if (db->groups[g].scope != RT_BODY)
+			run_group(db, s, msg, &db->groups[g], &body_built);
+	run_evals(db, s, msg);
+	run_metas(db, s);
+	int n = 0;
+	for (size_t i = 0; i < db->nrules; i++) {
+		const struct rule *r = db->rules[i];
+		if (s->hits[i] == 0 || !r->enabled || strncmp(r->name, "__", 2) == 0)
+			continue;
+		double mult = (r->tflags & TF_MULTIPLE) ? (double)s->hits[i] : 1.0;
+		if (res != NULL)
+			result_insert(res, r->name, mult, NULL);
+		n++;
+	}
+	return n;
+}
+
+/* Test hook: hit count of a rule (including __ rules) after rules_run(). */
+unsigned rules_scratch_hits(const struct rules_db *db, const struct rules_scratch *s,
+    const char *name);
+
+unsigned
+rules_scratch_hits(const struct rules_db *db, const struct rules_scratch *s, const char *name)
+{
+	for (size_t i = 0; i < db->nrules; i++)
+		if (strcmp(db->rules[i]->name, name) == 0)
+			return s->hits[i];
+	return 0;
+}

@@ -1,0 +1,164 @@
+/* test-re.c - Perl regex translation: which engine each Perl feature goes
+ * to, the gate literal of PCRE2 rules, and that Hyperscan and PCRE2 agree on
+ * the matches of the patterns Hyperscan accepts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "fcore/arena.h"
+#include "../../../rules/rules-private.h"
+
+struct re_case {
+	const char *src;   /* as in a .cf file, delimiters and flags included */
+	int target;        /* RE_TARGET_* */
+	const char *expr;  /* Hyperscan expression, or the gate for PCRE2 (NULL: none) */
+};
+
+static const struct re_case cases[] = {
+	{ "/foo bar/", RE_TARGET_HS, "foo bar" },
+	{ "m{^https?://x}i", RE_TARGET_HS, "^https?://x" },
+	{ "m!a/b!", RE_TARGET_HS, "a/b" },
+	{ "/a\\/b/", RE_TARGET_HS, "a\\/b" },
+	{ "/\\bfoo\\d{2,3}\\s+\\w*\\z/", RE_TARGET_HS, "\\bfoo\\d{2,3}\\s+\\w*\\z" },
+	{ "/[[:alpha:]]+\\x41\\e/", RE_TARGET_HS, "[[:alpha:]]+\\x41\\e" },
+	{ "/(?i:x)y(?:z|w)+?/", RE_TARGET_HS, "(?i:x)y(?:z|w)+?" },
+	{ "/a b # comment/x", RE_TARGET_HS, "(?x)a b # comment\n" },
+	{ "/^a$/m", RE_TARGET_HS, "^a$" },
+	{ "/a.b/s", RE_TARGET_HS, "a.b" },
+	{ "/(?:optional)?/", RE_TARGET_HS, "(?:optional)?" },  /* matches empty: allowed */
+	{ "/(foo)bar\\1/", RE_TARGET_PCRE, "bar" },              /* back-reference */
+	{ "/prefix(?=look)/", RE_TARGET_PCRE, "prefix" },        /* look-ahead */
+	{ "/(?<!not )money/i", RE_TARGET_PCRE, "money" },        /* look-behind */
+	{ "/a++b/", RE_TARGET_PCRE, NULL },                      /* possessive */
+	{ "/(?>atomic)x/", RE_TARGET_PCRE, NULL },               /* atomic group */
+	{ "/\\Gfoo/", RE_TARGET_PCRE, "foo" },
+	{ "/ab\\Kcd/", RE_TARGET_PCRE, NULL },
+	{ "/line\\R/", RE_TARGET_PCRE, "line" },
+	{ "/(?!x)abc|def/", RE_TARGET_PCRE, NULL },               /* top-level alternation */
+	{ "/opt?ional(?=x)/", RE_TARGET_PCRE, "ional" },          /* 't' is optional */
+	{ "/\\x{263a}/", RE_TARGET_PCRE, NULL },                  /* above 0xff: no byte match */
+	{ "/\\bgrow.{0,50}\\bbreast(?!\\s+cancer)/i", RE_TARGET_PCRE, "breast" }, /* not "0,50" */
+	{ "/x{2,3}(?=y)abcd/", RE_TARGET_PCRE, "abcd" },
+};
+
+static void
+test_translation_table(void **state)
+{
+	struct arena *a = arena_new(0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct re_case *c = &cases[i];
+		const char *body;
+		unsigned flags;
+		assert_true(cf_split_regex(a, c->src, &body, &flags));
+		struct re_translation t;
+		re_translate(a, body, flags, &t);
+		if ((int)t.target != c->target)
+			fail_msg("%s: target %d, want %d (%s)", c->src, t.target, c->target,
+			    t.reason ? t.reason : "");
+		if (c->target == RE_TARGET_HS) {
+			assert_string_equal(t.expr, c->expr);
+		} else if (c->expr == NULL) {
+			if (t.gate != NULL)
+				fail_msg("%s: unexpected gate %.*s", c->src, (int)t.gate_len, t.gate);
+		} else {
+			if (t.gate == NULL || t.gate_len != strlen(c->expr) ||
+			    memcmp(t.gate, c->expr, t.gate_len) != 0)
+				fail_msg("%s: gate %.*s, want %s", c->src, t.gate ? (int)t.gate_len : 4,
+				    t.gate ? t.gate : "NULL", c->expr);
+		}
+	}
+	arena_free(&a);
+}
+
+static void
+test_flags(void **state)
+{
+	struct arena *a = arena_new(0);
+	struct re_translation t;
+	re_translate(a, "x", RE_I | RE_M | RE_S, &t);
+	assert_int_equal(t.hs_flags & (HS_FLAG_CASELESS | HS_FLAG_MULTILINE | HS_FLAG_DOTALL),
+	    HS_FLAG_CASELESS | HS_FLAG_MULTILINE | HS_FLAG_DOTALL);
+	re_translate(a, "(?<=a)money", RE_I, &t);
+	assert_true(t.gate_caseless);
+	arena_free(&a);
+}
+
+static int
+on_hs(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx)
+{
+	*(int *)ctx = 1;
+	return 1;
+}
+
+/* Patterns Hyperscan accepts must give the same yes/no as PCRE2 (Perl). */
+static void
+test_engines_agree(void **state)
+{
+	static const char *pats[] = {
+		"/\\bfree\\b/i", "/^subject: .*!$/m", "/a.b/s", "/a.b/", "/\\d{3}-\\d{4}/",
+		"/[^\\x00-\\x7f]{3}/", "/\\$\\s?\\d+(?:,\\d{3})*/", "/^$/m", "/x\\z/", "/x$/",
+		"/c[l1]ick\\W{0,3}here/i", "/(?i:FoO)bar/",
+	};
+	static const char *texts[] = {
+		"free stuff", "freedom", "Subject: hi!\nnext", "a\nb", "a-b", "call 555-1234 now",
+		"caf\xc3\xa9\xc3\xa9", "$ 1,000,000", "one\n\ntwo", "x\n", "ax", "x", "CL1CK -- HERE",
+		"foobar", "FOObar", "fooBAR", "",
+	};
+	struct arena *a = arena_new(0);
+	hs_scratch_t *scratch = NULL;
+	for (size_t p = 0; p < sizeof(pats) / sizeof(pats[0]); p++) {
+		const char *body;
+		unsigned flags;
+		assert_true(cf_split_regex(a, pats[p], &body, &flags));
+		struct re_translation t;
+		re_translate(a, body, flags, &t);
+		assert_int_equal(t.target, RE_TARGET_HS);
+		hs_database_t *db = NULL;
+		hs_compile_error_t *err = NULL;
+		assert_int_equal(hs_compile(t.expr, t.hs_flags, HS_MODE_BLOCK, NULL, &db, &err),
+		    HS_SUCCESS);
+		assert_int_equal(hs_alloc_scratch(db, &scratch), HS_SUCCESS);
+		char why[200];
+		pcre2_code *re = re_pcre_compile(body, flags, why, sizeof(why));
+		assert_non_null(re);
+		pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+		for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+			int hs_hit = 0;
+			hs_scan(db, texts[i], (unsigned)strlen(texts[i]), 0, scratch, on_hs, &hs_hit);
+			int pc_hit = pcre2_match(re, (PCRE2_SPTR)texts[i], strlen(texts[i]), 0, 0, md,
+			    NULL) >= 0;
+			if (hs_hit != pc_hit)
+				fail_msg("%s on '%s': hyperscan %d pcre2 %d", pats[p], texts[i], hs_hit,
+				    pc_hit);
+		}
+		pcre2_match_data_free(md);
+		pcre2_code_free(re);
+		hs_free_database(db);
+	}
+	hs_free_scratch(scratch);
+	arena_free(&a);
+}
+
+static void
+test_pcre_failure(void **state)
+{
+	char why[200];
+	assert_null(re_pcre_compile("(unbalanced", 0, why, sizeof(why)));
+	assert_non_null(strstr(why, "PCRE2:"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_translation_table),
+		cmocka_unit_test(test_flags),
+		cmocka_unit_test(test_engines_agree),
+		cmocka_unit_test(test_pcre_failure),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

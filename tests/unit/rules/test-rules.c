@@ -1,0 +1,510 @@
+/* test-rules.c - rules_load() and rules_run() end to end on small messages:
+ * each shipped rule against its fixture, scope semantics, meta rules,
+ * multiple/maxhits, disabled rules, the database cache and the stats. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <dirent.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "fcore/arena.h"
+#include "fcore/cfg.h"
+#include "fcore/log.h"
+#include "fcore/mime.h"
+#include "fcore/msg.h"
+#include "fcore/result.h"
+#include "fcore/symbol.h"
+#include "rules/rules.h"
+
+unsigned rules_scratch_hits(const struct rules_db *db, const struct rules_scratch *s,
+    const char *name);
+
+struct run {
+	struct arena *a;
+	struct msg m;
+	struct scan_result res;
+};
+
+/* The URL list is the MIME layer's job; while it is not there yet, take
+ * http(s) links from the raw text so uri rules can be tested here. */
+static void
+add_urls(struct arena *a, struct mime_message *mm)
+{
+	if (mm->nurls > 0)
+		return;
+	mm->urls = arena_array(a, 16, sizeof(*mm->urls));
+	const char *p = (const char *)mm->raw.p, *end = p + mm->raw.len;
+	while (mm->nurls < 16) {
+		const char *h = memmem(p, (size_t)(end - p), "http", 4);
+		if (h == NULL)
+			break;
+		const char *e = h;
+		while (e < end && *e > ' ' && *e != '"' && *e != '<' && *e != '>')
+			e++;
+		if (memmem(h, (size_t)(e - h), "://", 3) != NULL) {
+			memset(&mm->urls[mm->nurls], 0, sizeof(mm->urls[0]));
+			mm->urls[mm->nurls++].url = arena_strndup(a, h, (size_t)(e - h));
+		}
+		p = e;
+	}
+}
+
+/* Date and Received times are the MIME layer's too; fill them the same way
+ * when the parser in this tree does not. */
+static time_t
+parse_date(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *comma = strchr(s, ',');
+	const char *end = strptime(comma ? comma + 1 : s, " %d %b %Y %H:%M:%S", &tm);
+	if (end == NULL)
+		return 0;
+	int off = atoi(end);
+	time_t t = timegm(&tm);
+	return t - ((off / 100) * 3600 + (off % 100) * 60);
+}
+
+static void
+add_dates(struct arena *a, struct mime_message *mm)
+{
+	if (mm->date != 0)
+		return;
+	mm->received = arena_array(a, mm->headers.n + 1, sizeof(*mm->received));
+	mm->nreceived = 0;
+	for (size_t i = 0; i < mm->headers.n; i++) {
+		const struct mime_header *h = &mm->headers.v[i];
+		if (span_caseeq_cstr(h->name, "Date")) {
+			mm->date = parse_date(h->value);
+			mm->has_date = mm->date != 0;
+		} else if (span_caseeq_cstr(h->name, "Received")) {
+			const char *semi = strrchr(h->value, ';');
+			memset(&mm->received[mm->nreceived], 0, sizeof(mm->received[0]));
+			mm->received[mm->nreceived++].ts = semi ? parse_date(semi + 1) : 0;
+		}
+	}
+}
+
+static void
+run_text(struct run *r, const struct rules_db *db, struct rules_scratch *s,
+    const struct symtab *st, const char *text, size_t len)
+{
+	r->a = arena_new(0);
+	memset(&r->m, 0, sizeof(r->m));
+	r->m.arena = r->a;
+	r->m.raw = span_make(arena_memdup(r->a, text, len), len);
+	r->m.mime = mime_parse(r->a, r->m.raw, NULL);
+	add_urls(r->a, r->m.mime);
+	add_dates(r->a, r->m.mime);
+	result_init(&r->res, r->a, st);
+	assert_true(rules_run(db, s, &r->m, &r->res) >= 0);
+}
+
+static struct fconf *
+config(const char **paths, size_t n)
+{
+	struct fconf *c = cfg_defaults();
+	c->rules.paths.v = paths;
+	c->rules.paths.n = n;
+	c->rules.cache = false;
+	return c;
+}
+
+static char *
+slurp(const char *path, size_t *len_r)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *b = malloc((size_t)n + 1);
+	*len_r = fread(b, 1, (size_t)n, f);
+	fclose(f);
+	return b;
+}
+
+static void
+test_default_rules_fixtures(void **state)
+{
+	const char *paths[] = { SOURCE_DIR "/rules/default" };
+	struct fconf *c = config(paths, 1);
+	struct symtab *st = symtab_new();
+	char err[512];
+	struct rules_db *db = rules_load(c, st, err, sizeof(err));
+	if (db == NULL)
+		fail_msg("%s", err);
+	struct rules_scratch *s = rules_scratch_new(db);
+	DIR *d = opendir(FIXTURES_DIR "/rules");
+	assert_non_null(d);
+	struct dirent *e;
+	unsigned checked = 0;
+	while ((e = readdir(d)) != NULL) {
+		size_t l = strlen(e->d_name);
+		if (l < 5 || strcmp(e->d_name + l - 4, ".eml") != 0)
+			continue;
+		char path[1024], name[256];
+		snprintf(path, sizeof(path), "%s/rules/%s", FIXTURES_DIR, e->d_name);
+		snprintf(name, sizeof(name), "%.*s", (int)(l - 4), e->d_name);
+		size_t len;
+		char *text = slurp(path, &len);
+		struct run r;
+		run_text(&r, db, s, st, text, len);
+		if (strcmp(name, "clean") == 0) {
+			if (r.res.nsyms != 0)
+				fail_msg("clean.eml hit %s", r.res.syms[0].name);
+		} else if (!result_has(&r.res, name)) {
+			fail_msg("%s.eml does not hit %s", name, name);
+		}
+		const struct symbol_def *def = symtab_find(st, name);
+		if (strcmp(name, "clean") != 0) {
+			assert_non_null(def);
+			assert_string_equal(def->group, "filterd");
+			assert_true(def->description[0] != '\0');
+		}
+		checked++;
+		arena_free(&r.a);
+		free(text);
+	}
+	closedir(d);
+	assert_true(checked >= 19);
+	struct rules_stats stats;
+	rules_get_stats(db, &stats);
+	assert_true(stats.total >= 20);
+	assert_int_equal(stats.failed, 0);
+	assert_true(stats.pcre_fallback >= 1); /* FD_WORD_TRIPLED: back-reference */
+	rules_scratch_free(&s);
+	rules_free(&db);
+	symtab_free(&st);
+	cfg_free(&c);
+}
+
+/* Writes text to a temporary .cf file; returns its path. */
+static char *
+temp_cf(const char *text)
+{
+	char *path = strdup("/tmp/test-rules-XXXXXX.cf");
+	int fd = mkstemps(path, 3);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static const char rules_text[] =
+	"header H_ALL ALL =~ /^X-Tag: yes$/m\n"
+	"header H_RAW Subject:raw =~ /Greetings\\n\\s+friend/\n"
+	"header H_NEG X-Absent !~ /x/\n"
+	"header H_UNSET X-Absent =~ /^dflt$/ [if-unset: dflt]\n"
+	"header H_EXISTS exists:X-Tag\n"
+	"header H_NOTEXISTS exists:X-Absent\n"
+	"header H_ADDR From:addr =~ /^joe\\@example\\.com$/\n"
+	"header H_NAME From:name =~ /^Joe Doe$/\n"
+	"header H_TOCC ToCc =~ /carol/\n"
+	"header H_ENV EnvelopeFrom =~ /^bounce\\@example\\.org$/\n"
+	"body B_SUBJ /^Greetings friend$/\n"
+	"body B_PARA /first line second line/\n"
+	"body B_NOSPAN /second line.*third/\n"
+	"body B_MULTI /\\bspam\\b/\n"
+	"tflags B_MULTI multiple maxhits=3\n"
+	"score B_MULTI 0.5\n"
+	"body __B_SUB /third/\n"
+	"body B_ZERO /third/\n"
+	"score B_ZERO 0\n"
+	"meta M_SUB __B_SUB && !B_ZERO\n"
+	"meta M_ZERO B_ZERO\n"
+	"body B_BACKREF /(p\\w+) \\1/\n"
+	"body B_BAD /(unclosed/\n"
+	"full F_FULL /^Subject: .*\\n(?:.*\\n)*X-Tag/m\n"
+	"rawbody R_RAW /third paragraph/\n"
+	"header E_EVAL eval:check_for_fake_aol_relay_in_rcvd()\n"
+	"meta M_EVAL E_EVAL || B_MULTI\n"
+	"score H_ALL 2.5\n"
+	"describe H_ALL the tag header\n";
+
+static const char msg_text[] =
+	"Return-Path: <bounce@example.org>\n"
+	"Received: from a.example by b.example; Sun, 22 Nov 2026 10:00:00 +0000\n"
+	"X-Envelope-From: <late@example.org>\n"
+	"From: Joe Doe <joe@example.com>\n"
+	"To: bob@example.net\n"
+	"Cc: carol@example.net\n"
+	"Subject: Greetings\n friend\n"
+	"X-Tag: yes\n"
+	"\n"
+	"first line\nsecond line\n\n"
+	"third paragraph spam spam spam spam spam\n"
+	"pill pill\n";
+
+static void
+test_semantics(void **state)
+{
+	char *path = temp_cf(rules_text);
+	const char *paths[] = { path };
+	struct fconf *c = config(paths, 1);
+	struct symtab *st = symtab_new();
+	char err[512];
+	log_set_level(LOG_LVL_ERROR); /* B_BAD is reported as a warning */
+	struct rules_db *db = rules_load(c, st, err, sizeof(err));
+	if (db == NULL)
+		fail_msg("%s", err);
+	struct rules_scratch *s = rules_scratch_new(db);
+	struct run r;
+	run_text(&r, db, s, st, msg_text, sizeof(msg_text) - 1);
+	static const char *hit[] = { "H_ALL", "H_RAW", "H_NEG", "H_UNSET", "H_EXISTS", "H_ADDR",
+		"H_NAME", "H_TOCC", "H_ENV", "B_SUBJ", "B_PARA", "B_MULTI", "M_SUB", "B_BACKREF", "F_FULL",
+		"R_RAW" };
+	static const char *miss[] = { "H_NOTEXISTS", "B_NOSPAN", "__B_SUB", "B_ZERO", "M_ZERO",
+		"B_BAD", "E_EVAL", "M_EVAL" };
+	for (size_t i = 0; i < sizeof(hit) / sizeof(hit[0]); i++)
+		if (!result_has(&r.res, hit[i]))
+			fail_msg("%s did not hit", hit[i]);
+	for (size_t i = 0; i < sizeof(miss) / sizeof(miss[0]); i++)
+		if (result_has(&r.res, miss[i]))
+			fail_msg("%s hit", miss[i]);
+	assert_int_equal(rules_scratch_hits(db, s, "__B_SUB"), 1);
+	assert_int_equal(rules_scratch_hits(db, s, "B_MULTI"), 3); /* maxhits */
+	const struct fired_symbol *fs = result_find(&r.res, "B_MULTI");
+	assert_true(fs->score > 1.49 && fs->score < 1.51);
+	fs = result_find(&r.res, "H_ALL");
+	assert_true(fs->score == 2.5);
+	assert_string_equal(symtab_find(st, "H_ALL")->description, "the tag header");
+	assert_string_equal(symtab_find(st, "H_ALL")->group, "spamassassin");
+	assert_null(symtab_find(st, "__B_SUB"));
+	assert_null(symtab_find(st, "B_ZERO"));
+
+	struct rules_stats stats;
+	rules_get_stats(db, &stats);
+	assert_int_equal(stats.failed, 1);
+	assert_int_equal(stats.eval_unsupported, 1);
+	assert_int_equal(stats.meta, 3);
+	bool saw_meta_unsupported = false;
+	for (size_t i = 0; i < rules_count(db); i++) {
+		struct rules_info in;
+		assert_true(rules_get_info(db, i, &in));
+		if (strcmp(in.name, "M_EVAL") == 0) {
+			assert_int_equal(in.engine, RULES_ENGINE_UNSUPPORTED);
+			assert_non_null(strstr(in.reason, "E_EVAL"));
+			saw_meta_unsupported = true;
+		}
+		if (strcmp(in.name, "E_EVAL") == 0)
+			assert_string_equal(in.reason, "eval:check_for_fake_aol_relay_in_rcvd");
+		if (strcmp(in.name, "B_BACKREF") == 0)
+			assert_int_equal(in.engine, RULES_ENGINE_PCRE2);
+		if (strcmp(in.name, "H_ALL") == 0)
+			assert_int_equal(in.engine, RULES_ENGINE_HYPERSCAN);
+	}
+	assert_true(saw_meta_unsupported);
+	arena_free(&r.a);
+
+	/* a second message through the same scratch: no state leaks over */
+	static const char other[] = "From: x@y.z\nSubject: nothing\n\nquiet\n";
+	run_text(&r, db, s, st, other, sizeof(other) - 1);
+	assert_false(result_has(&r.res, "B_MULTI"));
+	assert_false(result_has(&r.res, "H_ALL"));
+	assert_true(result_has(&r.res, "H_NEG"));
+	arena_free(&r.a);
+
+	rules_scratch_free(&s);
+	rules_free(&db);
+	symtab_free(&st);
+	cfg_free(&c);
+	unlink(path);
+	free(path);
+}
+
+static void
+test_eval_shifted_date(void **state)
+{
+	char *path = temp_cf(
+	    "header PAST_06_12 eval:check_for_shifted_date('-12', '-6')\n"
+	    "header PAST_96_XX eval:check_for_shifted_date('undef', '-96')\n"
+	    "header FUTURE_03_06 eval:check_for_shifted_date('3', '6')\n"
+	    "header BAD_ARGS eval:check_for_shifted_date('x')\n"
+	    "header OTHER eval:check_for_no_such_thing()\n");
+	const char *paths[] = { path };
+	struct fconf *c = config(paths, 1);
+	char err[512];
+	struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
+	assert_non_null(db);
+	struct rules_scratch *s = rules_scratch_new(db);
+	/* the fetchmail and local hops on top are days later: left out */
+	static const char past[] =
+	    "Received: from localhost (localhost [127.0.0.1]) by h.example (Postfix) with ESMTP id 1;"
+	    " Mon, 30 Sep 2002 10:00:00 +0100\n"
+	    "Received: from mail.example by localhost with IMAP (fetchmail-5.9.0) for me@localhost;"
+	    " Mon, 30 Sep 2002 10:00:00 +0100 (IST)\n"
+	    "Received: from a.example by mx.example; Fri, 27 Sep 2002 20:00:00 +0000\n"
+	    "Date: Fri, 27 Sep 2002 10:00:00 +0000\n"
+	    "Subject: x\n\nbody\n";
+	struct run r;
+	run_text(&r, db, s, NULL, past, sizeof(past) - 1);
+	assert_true(result_has(&r.res, "PAST_06_12"));
+	assert_false(result_has(&r.res, "PAST_96_XX"));
+	assert_false(result_has(&r.res, "FUTURE_03_06"));
+	arena_free(&r.a);
+	static const char future[] =
+	    "Received: from a.example by mx.example; Fri, 27 Sep 2002 10:00:00 +0000\n"
+	    "Date: Fri, 27 Sep 2002 14:00:00 +0000\n"
+	    "Subject: x\n\nbody\n";
+	run_text(&r, db, s, NULL, future, sizeof(future) - 1);
+	assert_true(result_has(&r.res, "FUTURE_03_06"));
+	assert_false(result_has(&r.res, "PAST_06_12"));
+	arena_free(&r.a);
+	for (size_t i = 0; i < rules_count(db); i++) {
+		struct rules_info in;
+		rules_get_info(db, i, &in);
+		bool implemented = strncmp(in.name, "PAST", 4) == 0 || strncmp(in.name, "FUT", 3) == 0;
+		assert_int_equal(in.engine, implemented ? RULES_ENGINE_EVAL : RULES_ENGINE_UNSUPPORTED);
+	}
+	rules_scratch_free(&s);
+	rules_free(&db);
+	cfg_free(&c);
+	unlink(path);
+	free(path);
+}
+
+static void
+test_eval_mime(void **state)
+{
+	char *path = temp_cf(
+	    "body M_HTML_ONLY eval:check_for_mime_html_only()\n"
+	    "body M_HTML eval:check_for_mime_html()\n"
+	    "rawbody M_B64 eval:check_for_mime('mime_base64_count')\n"
+	    "rawbody M_LONG eval:check_for_mime('mime_qp_long_line')\n");
+	const char *paths[] = { path };
+	struct fconf *c = config(paths, 1);
+	char err[512];
+	struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
+	assert_non_null(db);
+	struct rules_scratch *s = rules_scratch_new(db);
+	static const char html[] = "Content-Type: text/html\nSubject: x\n\n<b>hi</b>\n";
+	static const char plain[] = "Content-Type: text/plain\nSubject: x\n\nhi\n";
+	struct run r;
+	run_text(&r, db, s, NULL, html, sizeof(html) - 1);
+	assert_true(result_has(&r.res, "M_HTML_ONLY"));
+	assert_true(result_has(&r.res, "M_HTML"));
+	arena_free(&r.a);
+	run_text(&r, db, s, NULL, plain, sizeof(plain) - 1);
+	assert_false(result_has(&r.res, "M_HTML_ONLY"));
+	assert_false(result_has(&r.res, "M_HTML"));
+	assert_false(result_has(&r.res, "M_B64"));
+	arena_free(&r.a);
+	for (size_t i = 0; i < rules_count(db); i++) {
+		struct rules_info in;
+		rules_get_info(db, i, &in);
+		assert_int_equal(in.engine, strcmp(in.name, "M_LONG") == 0 ?
+		    RULES_ENGINE_UNSUPPORTED : RULES_ENGINE_EVAL);
+	}
+	rules_scratch_free(&s);
+	rules_free(&db);
+	cfg_free(&c);
+	unlink(path);
+	free(path);
+}
+
+static void
+test_cache(void **state)
+{
+	char dir[] = "/tmp/test-rules-cache-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	const char *paths[] = { SOURCE_DIR "/rules/default" };
+	struct fconf *c = config(paths, 1);
+	c->rules.cache = true;
+	c->state_dir = dir;
+	char err[512];
+	struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
+	assert_non_null(db);
+	struct rules_stats s1, s2;
+	rules_get_stats(db, &s1);
+	assert_false(s1.from_cache);
+	rules_free(&db);
+	db = rules_load(c, NULL, err, sizeof(err));
+	assert_non_null(db);
+	rules_get_stats(db, &s2);
+	assert_true(s2.from_cache);
+	assert_int_equal(s1.hs_compiled, s2.hs_compiled);
+	assert_int_equal(s1.pcre_fallback, s2.pcre_fallback);
+	/* the loaded databases work */
+	struct rules_scratch *s = rules_scratch_new(db);
+	size_t len;
+	char *text = slurp(FIXTURES_DIR "/rules/FD_CLICK_HERE.eml", &len);
+	struct run r;
+	run_text(&r, db, s, NULL, text, len);
+	assert_true(result_has(&r.res, "FD_CLICK_HERE"));
+	arena_free(&r.a);
+	free(text);
+	rules_scratch_free(&s);
+	rules_free(&db);
+	/* a changed rule set gets another key: compiled, not loaded */
+	char *extra = temp_cf("body EXTRA /extra/\n");
+	const char *paths2[] = { SOURCE_DIR "/rules/default", extra };
+	c->rules.paths.v = paths2;
+	c->rules.paths.n = 2;
+	db = rules_load(c, NULL, err, sizeof(err));
+	rules_get_stats(db, &s2);
+	assert_false(s2.from_cache);
+	rules_free(&db);
+	/* only the current database stays in state_dir */
+	DIR *d = opendir(dir);
+	unsigned nfiles = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		nfiles += strncmp(de->d_name, "rules-", 6) == 0;
+	closedir(d);
+	assert_int_equal(nfiles, 1);
+	unlink(extra);
+	free(extra);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	cfg_free(&c);
+}
+
+static void
+test_load_errors(void **state)
+{
+	char *path = temp_cf("body OK /ok/\n\nmeta BAD (OK &&\n");
+	const char *paths[] = { path };
+	struct fconf *c = config(paths, 1);
+	char err[512];
+	struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
+	/* a malformed meta is reported per rule, not fatal */
+	assert_non_null(db);
+	rules_free(&db);
+	unlink(path);
+	free(path);
+	path = temp_cf("body OK /ok/\nendif\n");
+	paths[0] = path;
+	db = rules_load(c, NULL, err, sizeof(err));
+	assert_null(db);
+	char want[600];
+	snprintf(want, sizeof(want), "%s:2: endif without if", path);
+	assert_string_equal(err, want);
+	unlink(path);
+	free(path);
+	paths[0] = "/nonexistent/rules";
+	assert_null(rules_load(c, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/rules:0: cannot read"));
+	cfg_free(&c);
+}
+
+int
+main(void)
+{
+	log_init("test-rules", LOG_LVL_WARN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default_rules_fixtures),
+		cmocka_unit_test(test_semantics),
+		cmocka_unit_test(test_eval_shifted_date),
+		cmocka_unit_test(test_eval_mime),
+		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_load_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
