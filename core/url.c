@@ -209,6 +209,15 @@ host_ipv6(struct arena *a, const char *h, size_t n, struct mime_url *u)
 	return u->host ? 0 : -1;
 }
 
+static bool
+has_idn_label(const char *h, size_t n)
+{
+	for (size_t i = 0; i + 4 <= n; i++)
+		if ((i == 0 || h[i - 1] == '.') && strncmp(h + i, "xn--", 4) == 0)
+			return true;
+	return false;
+}
+
 static int
 host_idn(struct arena *a, char **h, size_t *n, uint32_t *flags)
 {
@@ -221,18 +230,12 @@ host_idn(struct arena *a, char **h, size_t *n, uint32_t *flags)
 	*n = strlen(out);
 	*h = arena_strndup(a, out, *n);
 	idn2_free(out);
-	*flags |= URL_IDN;
+	/* UTS #46 maps fullwidth letters and ideographic dots to plain ASCII:
+	 * a non-ASCII spelling of an ASCII name is disguise, not IDN. */
+	*flags |= has_idn_label(*h ? *h : "", *n) ? URL_IDN : URL_OBSCURED;
 	return *h ? 0 : -1;
 }
 
-static bool
-has_idn_label(const char *h, size_t n)
-{
-	for (size_t i = 0; i + 4 <= n; i++)
-		if ((i == 0 || h[i - 1] == '.') && strncmp(h + i, "xn--", 4) == 0)
-			return true;
-	return false;
-}
 
 /* Normalises the authority's host into u->host and u->tld. */
 static int

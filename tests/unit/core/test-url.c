@@ -72,6 +72,9 @@ static const struct norm_case norm_cases[] = {
 	    "xn--bcher-kva.example", URL_IDN },
 	{ "http://\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84/", "http://xn--e1afmkfd.xn--p1ai/",
 	    "xn--e1afmkfd.xn--p1ai", "xn--e1afmkfd.xn--p1ai", URL_IDN },
+	{ "http://\xef\xbd\x85\xef\xbd\x98\xef\xbd\x81\xef\xbd\x8d\xef\xbd\x90\xef\xbd\x8c\xef\xbd\x85.com/",
+	    "http://example.com/", "example.com", "example.com", URL_OBSCURED },
+	{ "http://example\xe3\x80\x82" "com/", "http://example.com/", "example.com", "example.com", URL_OBSCURED },
 	{ "http://XN--BCHER-KVA.example/", "http://xn--bcher-kva.example/", "xn--bcher-kva.example",
 	    "xn--bcher-kva.example", URL_IDN },
 	/* public suffix rules: wildcard *.ck, exception !www.ck, private blogspot */
