@@ -205,8 +205,7 @@ struct mime_message {
 struct mime_message *mime_parse(struct arena *a, struct span raw, const struct mime_limits *limits);
 
 /* The extract step (core/extract.c): visible text of HTML parts, URLs,
- * e-mail addresses and words. mime_parse() calls it last; a weak no-op
- * default is linked when extract.c is absent. */
+ * e-mail addresses and words. mime_parse() calls it last. */
 void mime_extract(struct arena *a, struct mime_message *m, const struct mime_limits *limits);
 
 /* First top-level header of that name (ASCII case-insensitive), or NULL. */
