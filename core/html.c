@@ -14,6 +14,7 @@
  * visible text, so runs of empty blocks collapse to one break and no text
  * starts or ends with blanks.
  */
+#include "fcore/ascii.h"
 #include "fcore/html.h"
 
 #include <stdlib.h>
@@ -184,34 +185,9 @@ static const uint16_t cp1252_c1[32] = {
 	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
 };
 
-static bool
-is_alpha(uint8_t c)
-{
-	return (uint8_t)((c | 0x20) - 'a') < 26;
-}
 
-static bool
-is_digit(uint8_t c)
-{
-	return (uint8_t)(c - '0') < 10;
-}
 
-static bool
-is_alnum(uint8_t c)
-{
-	return is_alpha(c) || is_digit(c);
-}
 
-static int
-hexval(uint8_t c)
-{
-	if (is_digit(c))
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 static const struct html_entity *
 entity_find(const uint8_t *name, size_t len)
@@ -244,7 +220,7 @@ decode_numeric(const uint8_t *p, size_t n, uint32_t *cp_r)
 	if (hex)
 		i++;
 	for (; i < n; i++, digits++) {
-		int d = hex ? hexval(p[i]) : (is_digit(p[i]) ? p[i] - '0' : -1);
+		int d = hex ? ascii_hexval(p[i]) : (ascii_is_digit(p[i]) ? p[i] - '0' : -1);
 		if (d < 0)
 			break;
 		if (v <= 0x10FFFF)
@@ -278,7 +254,7 @@ decode_ref(const uint8_t *p, size_t n, bool in_attr, uint32_t cp_r[2])
 	if (p[1] == '#')
 		return decode_numeric(p, n, &cp_r[0]);
 	size_t len = 0;
-	while (1 + len < n && len < ENTITY_NAME_MAX && is_alnum(p[1 + len]))
+	while (1 + len < n && len < ENTITY_NAME_MAX && ascii_is_alnum(p[1 + len]))
 		len++;
 	if (len == 0)
 		return 0;
@@ -292,7 +268,7 @@ decode_ref(const uint8_t *p, size_t n, bool in_attr, uint32_t cp_r[2])
 		e = entity_find(p + 1, k);
 		if (e == NULL || !e->legacy)
 			continue;
-		if (in_attr && 1 + k < n && (is_alnum(p[1 + k]) || p[1 + k] == '='))
+		if (in_attr && 1 + k < n && (ascii_is_alnum(p[1 + k]) || p[1 + k] == '='))
 			return 0;
 		cp_r[0] = e->cp;
 		cp_r[1] = e->cp2;
@@ -349,7 +325,7 @@ parse_hex_color(const uint8_t *p, size_t n)
 {
 	int32_t v = 0;
 	for (size_t i = 0; i < n; i++) {
-		int d = hexval(p[i]);
+		int d = ascii_hexval(p[i]);
 		if (d < 0)
 			return COLOR_NONE;
 		v = v * 16 + d;
@@ -367,10 +343,10 @@ parse_rgb_func(struct span s)
 	while (i < s.len && k < 3) {
 		while (i < s.len && (s.p[i] == ' ' || s.p[i] == ','))
 			i++;
-		if (i >= s.len || !is_digit(s.p[i]))
+		if (i >= s.len || !ascii_is_digit(s.p[i]))
 			return COLOR_NONE;
 		int32_t v = 0;
-		while (i < s.len && is_digit(s.p[i]) && v < 1000)
+		while (i < s.len && ascii_is_digit(s.p[i]) && v < 1000)
 			v = v * 10 + (s.p[i++] - '0');
 		if (i < s.len && s.p[i] == '%')
 			return COLOR_NONE; /* rare; not worth the arithmetic */
@@ -453,12 +429,12 @@ value_is_zeroish(struct span v)
 			seen = true;
 			while (i < v.len && v.p[i] == '0')
 				i++;
-			if (i < v.len && is_digit(v.p[i]) && v.p[i] >= '5')
+			if (i < v.len && ascii_is_digit(v.p[i]) && v.p[i] >= '5')
 				return false;
-		} else if (i < v.len && is_digit(v.p[i]))
+		} else if (i < v.len && ascii_is_digit(v.p[i]))
 			return false;
 	}
-	return seen && (i >= v.len || !is_digit(v.p[i]));
+	return seen && (i >= v.len || !ascii_is_digit(v.p[i]));
 }
 
 /* font-size that renders unreadably: 0 in any unit, or 1px/1pt. */
@@ -467,7 +443,7 @@ font_size_tiny(struct span v)
 {
 	if (value_is_zeroish(v))
 		return true;
-	if (v.len >= 3 && v.p[0] == '1' && !is_digit(v.p[1]) && v.p[1] != '.')
+	if (v.len >= 3 && v.p[0] == '1' && !ascii_is_digit(v.p[1]) && v.p[1] != '.')
 		return span_has_prefix_ci(span_sub(v, 1, v.len - 1), "px") ||
 		    span_has_prefix_ci(span_sub(v, 1, v.len - 1), "pt");
 	return false;
@@ -1056,10 +1032,10 @@ markup(struct hp *h, size_t pos)
 	const uint8_t *s = h->s;
 	size_t n = h->n;
 	uint8_t c1 = pos + 1 < n ? s[pos + 1] : 0;
-	if (is_alpha(c1))
+	if (ascii_is_alpha(c1))
 		return handle_tag(h, pos);
 	if (c1 == '/') {
-		if (pos + 2 < n && is_alpha(s[pos + 2]))
+		if (pos + 2 < n && ascii_is_alpha(s[pos + 2]))
 			return handle_tag(h, pos);
 		if (pos + 2 < n && s[pos + 2] == '>')
 			return pos + 3;

@@ -8,6 +8,7 @@
  * the input, so the size of a decoded body is bounded by the message size.
  */
 #include <string.h>
+#include "fcore/ascii.h"
 #include <strings.h>
 
 #include "mime-private.h"
@@ -103,16 +104,6 @@ mime_decode_base64(struct arena *a, struct span in, bool *bad_r)
 	return span_make(out, o);
 }
 
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 /* One line's content (no line end); returns true if it ended in a soft break. */
 static bool
@@ -128,8 +119,8 @@ qp_line(const uint8_t *p, size_t len, uint8_t *out, size_t *o, bool *bad_r)
 			out[(*o)++] = p[i];
 			continue;
 		}
-		int h = i + 1 < len ? hexval(p[i + 1]) : -1;
-		int l = i + 2 < len ? hexval(p[i + 2]) : -1;
+		int h = i + 1 < len ? ascii_hexval(p[i + 1]) : -1;
+		int l = i + 2 < len ? ascii_hexval(p[i + 2]) : -1;
 		if (h < 0 || l < 0) {
 			*bad_r = true;
 			out[(*o)++] = '=';

@@ -10,6 +10,7 @@
  * quotes are decoded too: that is what mail clients display.
  */
 #include <string.h>
+#include "fcore/ascii.h"
 #include <strings.h>
 
 #include "mime-private.h"
@@ -71,16 +72,6 @@ last_terminator(const char *s, size_t len)
 	return 0;
 }
 
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 static bool
 q_decode(struct buf *b, struct span t)
@@ -89,9 +80,9 @@ q_decode(struct buf *b, struct span t)
 		uint8_t c = t.p[i];
 		if (c == '_') {
 			c = ' ';
-		} else if (c == '=' && i + 2 < t.len && hexval(t.p[i + 1]) >= 0 &&
-		    hexval(t.p[i + 2]) >= 0) {
-			c = (uint8_t)(hexval(t.p[i + 1]) << 4 | hexval(t.p[i + 2]));
+		} else if (c == '=' && i + 2 < t.len && ascii_hexval(t.p[i + 1]) >= 0 &&
+		    ascii_hexval(t.p[i + 2]) >= 0) {
+			c = (uint8_t)(ascii_hexval(t.p[i + 1]) << 4 | ascii_hexval(t.p[i + 2]));
 			i += 2;
 		}
 		if (!buf_append_byte(b, c))

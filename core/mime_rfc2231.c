@@ -8,6 +8,7 @@
  * without '=') are made silently and reported through ->broken.
  */
 #include <stdlib.h>
+#include "fcore/ascii.h"
 #include <string.h>
 #include <strings.h>
 
@@ -92,24 +93,14 @@ split_name(struct arena *a, struct span n, struct rawp *p)
 	p->base = mime_lower_dup(a, n.p, n.len);
 }
 
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 static void
 pct_decode(struct buf *b, struct span s)
 {
 	for (size_t i = 0; i < s.len; i++) {
 		if (s.p[i] == '%' && i + 2 < s.len &&
-		    hexval(s.p[i + 1]) >= 0 && hexval(s.p[i + 2]) >= 0) {
-			buf_append_byte(b, (uint8_t)(hexval(s.p[i + 1]) << 4 | hexval(s.p[i + 2])));
+		    ascii_hexval(s.p[i + 1]) >= 0 && ascii_hexval(s.p[i + 2]) >= 0) {
+			buf_append_byte(b, (uint8_t)(ascii_hexval(s.p[i + 1]) << 4 | ascii_hexval(s.p[i + 2])));
 			i += 2;
 		} else {
 			buf_append_byte(b, s.p[i]);

@@ -15,6 +15,7 @@
  * "archive.zip", "File.directory"). Trailing punctuation that ends a sentence
  * or an unbalanced parenthesis is not part of the URL.
  */
+#include "fcore/ascii.h"
 #include "fcore/url.h"
 
 #include <arpa/inet.h>
@@ -29,32 +30,9 @@
 #define LABEL_MAX 63
 #define LOCAL_MAX 64
 
-static bool
-is_alpha(uint8_t c)
-{
-	return (uint8_t)((c | 0x20) - 'a') < 26;
-}
 
-static bool
-is_digit(uint8_t c)
-{
-	return (uint8_t)(c - '0') < 10;
-}
 
-static bool
-is_alnum(uint8_t c)
-{
-	return is_alpha(c) || is_digit(c);
-}
 
-static int
-hexval(uint8_t c)
-{
-	if (is_digit(c))
-		return c - '0';
-	c |= 0x20;
-	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
 
 /* ---- scheme ---- */
 
@@ -73,13 +51,13 @@ known_scheme(struct span s)
 static size_t
 scheme_len(struct span s)
 {
-	if (s.len == 0 || !is_alpha(s.p[0]))
+	if (s.len == 0 || !ascii_is_alpha(s.p[0]))
 		return 0;
 	for (size_t i = 1; i < s.len && i < 32; i++) {
 		uint8_t c = s.p[i];
 		if (c == ':')
 			return i;
-		if (!is_alnum(c) && c != '+' && c != '-' && c != '.')
+		if (!ascii_is_alnum(c) && c != '+' && c != '-' && c != '.')
 			return 0;
 	}
 	return 0;
@@ -116,7 +94,7 @@ parse_ipv4(const uint8_t *p, size_t n, uint32_t *ip_r)
 		uint64_t v = 0;
 		size_t digits = 0;
 		for (; i < n && p[i] != '.'; i++, digits++) {
-			int d = hexval(p[i]);
+			int d = ascii_hexval(p[i]);
 			if (d < 0 || (unsigned)d >= base)
 				return false;
 			v = v * base + (unsigned)d;
@@ -156,8 +134,8 @@ percent_decode_host(struct arena *a, struct span h, size_t *len_r)
 		return NULL;
 	for (size_t i = 0; i < h.len; i++) {
 		int hi, lo;
-		if (h.p[i] == '%' && i + 2 < h.len && (hi = hexval(h.p[i + 1])) >= 0 &&
-		    (lo = hexval(h.p[i + 2])) >= 0) {
+		if (h.p[i] == '%' && i + 2 < h.len && (hi = ascii_hexval(h.p[i + 1])) >= 0 &&
+		    (lo = ascii_hexval(h.p[i + 2])) >= 0) {
 			o[k++] = (char)(hi * 16 + lo);
 			i += 2;
 		} else
@@ -182,7 +160,7 @@ host_chars_ok(const char *h, size_t n)
 			label = 0;
 			continue;
 		}
-		if (!is_alnum(c) && c != '-' && c != '_')
+		if (!ascii_is_alnum(c) && c != '-' && c != '_')
 			return false;
 		if (++label > LABEL_MAX)
 			return false;
@@ -265,7 +243,7 @@ host_normalise(struct arena *a, struct span raw, struct mime_url *u)
 	uint32_t ip;
 	const char *last = memrchr(h, '.', n);
 	last = last ? last + 1 : h;
-	if (n > 0 && is_digit((uint8_t)*last)) {
+	if (n > 0 && ascii_is_digit((uint8_t)*last)) {
 		if (!parse_ipv4((const uint8_t *)h, n, &ip))
 			return -1;
 		char dotted[16];
@@ -363,7 +341,7 @@ split_authority(struct span auth, struct span *user_r, struct span *host_r, long
 		struct span ps = span_make(colon + 1, auth.len - (size_t)(colon - auth.p) - 1);
 		long port = 0;
 		for (size_t i = 0; i < ps.len; i++) {
-			if (!is_digit(ps.p[i]) || port > 65535)
+			if (!ascii_is_digit(ps.p[i]) || port > 65535)
 				return -1;
 			port = port * 10 + (ps.p[i] - '0');
 		}
@@ -493,13 +471,13 @@ url_resolve(struct arena *a, struct span base, struct span ref)
 static bool
 domain_char(uint8_t c)
 {
-	return is_alnum(c) || c == '-' || c == '.';
+	return ascii_is_alnum(c) || c == '-' || c == '.';
 }
 
 static bool
 local_char(uint8_t c)
 {
-	return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '=';
+	return ascii_is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '=';
 }
 
 /* Bytes that end a URL in running text. */
@@ -605,7 +583,7 @@ domain_plausible(struct span d, bool strict)
 		}
 		lab++;
 		low[i] = ascii_lower(d.p[i]);
-		has_lower |= d.p[i] != low[i] ? false : is_alpha(d.p[i]);
+		has_lower |= d.p[i] != low[i] ? false : ascii_is_alpha(d.p[i]);
 	}
 	/* tld_start now points one past the end; find the last label again. */
 	const uint8_t *dot = memrchr(d.p, '.', d.len);
@@ -615,7 +593,7 @@ domain_plausible(struct span d, bool strict)
 	struct span tld = span_sub(d, tld_start, d.len - tld_start);
 	bool puny = span_has_prefix_ci(tld, "xn--");
 	for (size_t i = 0; i < tld.len; i++) {
-		if (!is_alpha(tld.p[i]) && !(puny && (is_digit(tld.p[i]) || tld.p[i] == '-')))
+		if (!ascii_is_alpha(tld.p[i]) && !(puny && (ascii_is_digit(tld.p[i]) || tld.p[i] == '-')))
 			return false;
 		has_upper_tld |= tld.p[i] >= 'A' && tld.p[i] <= 'Z';
 	}
@@ -630,9 +608,9 @@ domain_plausible(struct span d, bool strict)
 static size_t
 domain_tail(struct span t, size_t en)
 {
-	if (en + 1 < t.len && t.p[en] == ':' && is_digit(t.p[en + 1])) {
+	if (en + 1 < t.len && t.p[en] == ':' && ascii_is_digit(t.p[en + 1])) {
 		en++;
-		while (en < t.len && is_digit(t.p[en]))
+		while (en < t.len && ascii_is_digit(t.p[en]))
 			en++;
 	}
 	if (en < t.len && (t.p[en] == '/' || t.p[en] == '?' || t.p[en] == '#'))
@@ -692,9 +670,9 @@ match_scheme(struct span t, size_t floor, size_t i, size_t *st_r, size_t *en_r)
 	if (i + 3 >= t.len || t.p[i + 1] != '/' || t.p[i + 2] != '/')
 		return false;
 	size_t st = i;
-	while (st > floor && is_alpha(t.p[st - 1]) && i - st < 6)
+	while (st > floor && ascii_is_alpha(t.p[st - 1]) && i - st < 6)
 		st--;
-	if ((st > 0 && is_alnum(t.p[st - 1])) || known_scheme(span_make(t.p + st, i - st)) == NULL)
+	if ((st > 0 && ascii_is_alnum(t.p[st - 1])) || known_scheme(span_make(t.p + st, i - st)) == NULL)
 		return false;
 	size_t en = host_end(t, i + 3);
 	if (en == i + 3)
@@ -777,7 +755,7 @@ static bool
 match_domain(struct span t, size_t floor, size_t i, size_t *st_r, size_t *en_r, size_t *skip_r)
 {
 	*skip_r = i + 1;
-	if (i + 1 >= t.len || !is_alnum(t.p[i + 1]))
+	if (i + 1 >= t.len || !ascii_is_alnum(t.p[i + 1]))
 		return false;
 	size_t st = i;
 	while (st > floor && domain_char(t.p[st - 1]))

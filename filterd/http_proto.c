@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fcore/ascii.h"
 #include "fcore/arena.h"
 
 size_t
@@ -173,21 +174,11 @@ http_chunked_init(struct http_chunked *c, uint64_t limit)
 	c->limit = limit;
 }
 
-static int
-hexval(uint8_t ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch |= 0x20;
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
 
 static enum http_status
 chunk_size_byte(struct http_chunked *c, uint8_t ch)
 {
-	int v = hexval(ch);
+	int v = ascii_hexval(ch);
 	if (v >= 0) {
 		if (++c->size_digits > 15)
 			return HTTP_ERR_LENGTH;
@@ -293,8 +284,8 @@ http_url_decode(struct arena *a, struct span src, bool plus_is_space)
 		return NULL;
 	for (size_t i = 0; i < src.len; i++) {
 		uint8_t ch = src.p[i];
-		if (ch == '%' && i + 2 < src.len && hexval(src.p[i + 1]) >= 0 && hexval(src.p[i + 2]) >= 0) {
-			ch = (uint8_t)(hexval(src.p[i + 1]) * 16 + hexval(src.p[i + 2]));
+		if (ch == '%' && i + 2 < src.len && ascii_hexval(src.p[i + 1]) >= 0 && ascii_hexval(src.p[i + 2]) >= 0) {
+			ch = (uint8_t)(ascii_hexval(src.p[i + 1]) * 16 + ascii_hexval(src.p[i + 2]));
 			i += 2;
 		} else if (ch == '+' && plus_is_space) {
 			ch = ' ';
