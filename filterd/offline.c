@@ -277,8 +277,12 @@ offline_rules_main(const struct fconf *cfg, int argc, char **argv)
 	    rs.from_cache ? "loaded from cache" : "compiled", rs.compile_seconds);
 	for (size_t i = 0; list && i < rules_count(e.rules); i++) {
 		struct rules_info info;
-		if (rules_get_info(e.rules, i, &info))
-			printf("%s\t%s\n", info.name, rules_engine_name(info.engine));
+		if (!rules_get_info(e.rules, i, &info))
+			continue;
+		if (info.engine == RULES_ENGINE_UNSUPPORTED)
+			printf("%s\t%s\tunsupported:%s\n", info.name, info.type, info.reason ? info.reason : "");
+		else
+			printf("%s\t%s\t%s\n", info.name, info.type, rules_engine_name(info.engine));
 	}
 	scan_engine_deinit(&e);
 	return 0;
