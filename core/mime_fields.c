@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "fcore/ascii.h"
 #include "mime-private.h"
 
 static void
@@ -92,6 +93,29 @@ date(struct mime_ctx *c)
 		mime_anomaly_add(c, MIME_A_INVALID_DATE, h->value, -1);
 }
 
+/*
+ * SpamAssassin's MIME_HEADER_CTYPE_ONLY, whose name this anomaly carries:
+ * a Content-Type with neither Content-Disposition nor
+ * Content-Transfer-Encoding, and not text/plain (old mailers' plain text
+ * with a charset is not an anomaly).
+ */
+static bool
+ctype_only(const struct mime_headers *hs)
+{
+	const struct mime_header *ct = mime_header_get(hs, "Content-Type");
+	if (ct == NULL || mime_header_get(hs, "Content-Disposition") != NULL ||
+	    mime_header_get(hs, "Content-Transfer-Encoding") != NULL)
+		return false;
+	struct span v = span_trim(span_make(ct->value, ct->value_len));
+	static const char plain[] = "text/plain";
+	if (!span_has_prefix_ci(v, plain))
+		return true;
+	if (v.len == sizeof(plain) - 1)
+		return false;
+	uint8_t next = v.p[sizeof(plain) - 1];
+	return ascii_is_alnum(next) || next == '_';
+}
+
 static void
 mime_version(struct mime_ctx *c)
 {
@@ -100,7 +124,7 @@ mime_version(struct mime_ctx *c)
 
 	if (mime_header_get(hs, "MIME-Version") != NULL)
 		return;
-	if (mime_header_get(hs, "Content-Type") != NULL)
+	if (ctype_only(hs))
 		mime_anomaly_add(c, MIME_A_HEADER_CTYPE_ONLY, NULL, -1);
 	if (strcmp(root->type, "text") != 0)
 		mime_anomaly_add(c, MIME_A_MISSING_MIME_VERSION, NULL, -1);
