@@ -248,6 +248,29 @@ run_lines(const struct rules_db *db, struct rules_scratch *s, const struct scope
 		scan_text(db, s, g, s->lines.v[i]);
 }
 
+/*
+ * SpamAssassin's URI list has the e-mail addresses of the text and the
+ * mailto: links of the HTML as "mailto:addr" URIs beside the web links
+ * (PerMsgStatus::_process_text_uri_list), so uri rules such as
+ * __UNSUB_LINK see them.
+ */
+static void
+run_uri_group(const struct rules_db *db, struct rules_scratch *s, const struct mime_message *m,
+    const struct scope_group *g)
+{
+	for (size_t u = 0; u < m->nurls; u++)
+		if (m->urls[u].url != NULL)
+			scan_text(db, s, g, span_from_cstr(m->urls[u].url));
+	for (size_t e = 0; e < m->nemails; e++) {
+		if (m->emails[e].addr == NULL)
+			continue;
+		buf_reset(&s->text);
+		buf_append_cstr(&s->text, "mailto:");
+		buf_append_cstr(&s->text, m->emails[e].addr);
+		scan_text(db, s, g, buf_span(&s->text));
+	}
+}
+
 static void
 run_group(const struct rules_db *db, struct rules_scratch *s, const struct msg *msg,
     const struct scope_group *g, bool *body_built)
@@ -272,9 +295,8 @@ run_group(const struct rules_db *db, struct rules_scratch *s, const struct msg *
 		run_lines(db, s, g);
 		break;
 	case RT_URI:
-		for (size_t u = 0; u < m->nurls; u++)
-			if (m->urls[u].url != NULL)
-				scan_text(db, s, g, span_from_cstr(m->urls[u].url));
+		run_uri_group(db, s, m, g);
+		*body_built = false;
 		break;
 	case RT_FULL:
 		scan_text(db, s, g, m->raw);
