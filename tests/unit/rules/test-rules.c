@@ -222,6 +222,8 @@ static const char rules_text[] =
 	"body B_BAD /(unclosed/\n"
 	"full F_FULL /^Subject: .*\\n(?:.*\\n)*X-Tag/m\n"
 	"rawbody R_RAW /third paragraph/\n"
+	"uri U_MAILTO /^mailto:unsub\\@example\\.com$/\n"
+	"uri U_BARE /^unsub\\@/\n"
 	"header E_EVAL eval:check_for_fake_aol_relay_in_rcvd()\n"
 	"meta M_EVAL E_EVAL || B_MULTI\n"
 	"score H_ALL 2.5\n"
@@ -239,7 +241,8 @@ static const char msg_text[] =
 	"\n"
 	"first line\nsecond line\n\n"
 	"third paragraph spam spam spam spam spam\n"
-	"pill pill\n";
+	"pill pill\n"
+	"write to unsub@example.com to leave\n";
 
 static void
 test_semantics(void **state)
@@ -258,9 +261,9 @@ test_semantics(void **state)
 	run_text(&r, db, s, st, msg_text, sizeof(msg_text) - 1);
 	static const char *hit[] = { "H_ALL", "H_RAW", "H_NEG", "H_UNSET", "H_EXISTS", "H_ADDR",
 		"H_NAME", "H_TOCC", "H_ENV", "B_SUBJ", "B_PARA", "B_MULTI", "M_SUB", "B_BACKREF", "F_FULL",
-		"R_RAW" };
+		"R_RAW", "U_MAILTO" };
 	static const char *miss[] = { "H_NOTEXISTS", "B_NOSPAN", "__B_SUB", "B_ZERO", "M_ZERO",
-		"B_BAD", "E_EVAL", "M_EVAL" };
+		"B_BAD", "E_EVAL", "M_EVAL", "U_BARE" };
 	for (size_t i = 0; i < sizeof(hit) / sizeof(hit[0]); i++)
 		if (!result_has(&r.res, hit[i]))
 			fail_msg("%s did not hit", hit[i]);
