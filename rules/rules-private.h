@@ -160,6 +160,10 @@ void re_translate(struct arena *a, const char *re, unsigned flags, struct re_tra
 /* Only the gate literal (for PCRE2 rules). */
 void re_translate_gate_only(struct arena *a, const char *re, unsigned flags,
     struct re_translation *out);
+/* The gate of a PCRE2 rule (rules_compile.c): after re_translate_gate_only(),
+ * decides between the literal and the pattern's prefilter form. */
+struct rule;
+void rules_gate_choose(struct arena *a, const struct rule *r, struct re_translation *t);
 /* Compiles for PCRE2 with JIT; NULL + reason on failure. */
 pcre2_code *re_pcre_compile(const char *re, unsigned flags, char *why, size_t whylen);
 

@@ -485,6 +485,15 @@ gate_positions(const struct rules_db *db, const struct scope_group *g, unsigned 
 				pos[e] = k;
 }
 
+void
+rules_gate_choose(struct arena *a, const struct rule *r, struct re_translation *t)
+{
+	(void)a;
+	(void)r;
+	/* no literal: Hyperscan's prefilter form of the pattern is the gate */
+	t->prefilter = t->gate == NULL;
+}
+
 static struct re_translation *
 group_gates(struct rules_db *db, struct scope_group *g)
 {
@@ -493,8 +502,7 @@ group_gates(struct rules_db *db, struct scope_group *g)
 		struct rule *r = db->rules[g->rules[k]];
 		if (r->engine == RULES_ENGINE_PCRE2 && !r->nogate) {
 			re_translate_gate_only(db->arena, r->re, r->re_flags, &gates[k]);
-			/* no literal: Hyperscan's prefilter form of the pattern is the gate */
-			gates[k].prefilter = gates[k].gate == NULL;
+			rules_gate_choose(db->arena, r, &gates[k]);
 		}
 	}
 	return gates;
@@ -548,7 +556,7 @@ rules_hs_compile_group(struct rules_db *db, struct scope_group *g, hs_database_t
 			if (r->engine == RULES_ENGINE_PCRE2) {
 				struct re_translation t;
 				re_translate_gate_only(db->arena, r->re, r->re_flags, &t);
-				t.prefilter = t.gate == NULL;
+				rules_gate_choose(db->arena, r, &t);
 				gates[pos[bad]] = t;
 				db->stats.pcre_fallback++;
 			}
