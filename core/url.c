@@ -365,6 +365,7 @@ url_parse(struct arena *a, struct span raw, uint32_t flags, struct mime_url *u)
 	struct span s = url_clean(a, raw);
 	if (s.len == 0 || s.len > URL_MAX_LEN)
 		return -1;
+	struct span as_found = s;
 	size_t sl = scheme_len(s);
 	if (sl > 0) {
 		u->scheme = known_scheme(span_make(s.p, sl));
@@ -414,6 +415,8 @@ url_parse(struct arena *a, struct span raw, uint32_t flags, struct mime_url *u)
 		return -1;
 	u->url = url;
 	u->path = url + path_off;
+	if (!span_eq_cstr(as_found, url))
+		u->raw = arena_strndup(a, (const char *)as_found.p, as_found.len);
 	return 0;
 }
 

@@ -160,6 +160,8 @@ struct mime_url {
 	const char *tld;      /* registered domain (public suffix + 1 label), or the IP */
 	const char *path;     /* path+query as normalised, may be "" */
 	const char *display_host; /* for URL_PHISHED: the domain shown in the link text */
+	const char *raw;      /* as found (after url_clean), NULL when equal to url; for
+	                       * SpamAssassin uri rules, which see both forms */
 	uint32_t flags;
 	unsigned part;        /* index of the part it came from */
 };

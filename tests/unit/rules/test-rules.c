@@ -224,6 +224,9 @@ static const char rules_text[] =
 	"rawbody R_RAW /third paragraph/\n"
 	"uri U_MAILTO /^mailto:unsub\\@example\\.com$/\n"
 	"uri U_BARE /^unsub\\@/\n"
+	"uri U_REDIR m{^http://10\\.1\\.2\\.3/x\\?a=1$}\n"
+	"uri U_RAW m{^http://%77}\n"
+	"uri U_NORM m{^http://www\\.example\\.org/$}\n"
 	"header E_EVAL eval:check_for_fake_aol_relay_in_rcvd()\n"
 	"meta M_EVAL E_EVAL || B_MULTI\n"
 	"score H_ALL 2.5\n"
@@ -242,7 +245,8 @@ static const char msg_text[] =
 	"first line\nsecond line\n\n"
 	"third paragraph spam spam spam spam spam\n"
 	"pill pill\n"
-	"write to unsub@example.com to leave\n";
+	"write to unsub@example.com to leave\n"
+	"see http://rd.example.com/*http://10.1.2.3/x?a=1&b=2 and http://%77ww.example.org/ now\n";
 
 static void
 test_semantics(void **state)
@@ -261,7 +265,7 @@ test_semantics(void **state)
 	run_text(&r, db, s, st, msg_text, sizeof(msg_text) - 1);
 	static const char *hit[] = { "H_ALL", "H_RAW", "H_NEG", "H_UNSET", "H_EXISTS", "H_ADDR",
 		"H_NAME", "H_TOCC", "H_ENV", "B_SUBJ", "B_PARA", "B_MULTI", "M_SUB", "B_BACKREF", "F_FULL",
-		"R_RAW", "U_MAILTO" };
+		"R_RAW", "U_MAILTO", "U_REDIR", "U_RAW", "U_NORM" };
 	static const char *miss[] = { "H_NOTEXISTS", "B_NOSPAN", "__B_SUB", "B_ZERO", "M_ZERO",
 		"B_BAD", "E_EVAL", "M_EVAL", "U_BARE" };
 	for (size_t i = 0; i < sizeof(hit) / sizeof(hit[0]); i++)
