@@ -3,7 +3,7 @@
  * over a corpus, on one core.
  *
  *   rules_bench [--cache-dir DIR] [--no-cold] [--top N] [--sample K]
- *               [--no-patterns] [DIR...]        default: ../shared/corpus/dev
+ *               [--no-patterns] [--show RULE] [DIR...]   default: ../shared/corpus/dev
  *
  * Prints:
  *   - load: cold compile (empty cache directory: parse, classify, compile,
@@ -409,8 +409,13 @@ compile_gate(struct arena *a, const struct rule *r, const char **kind_r)
 		*kind_r = "literal";
 		return compile_alone(e, HS_FLAG_SINGLEMATCH | (t.gate_caseless ? HS_FLAG_CASELESS : 0));
 	}
-	*kind_r = "prefilter";
-	return compile_alone(hs_rule_expr(a, r), hs_rule_flags(r) | HS_FLAG_PREFILTER);
+	if (t.prefilter_expr != NULL) {
+		*kind_r = "prefilter run";
+		return compile_alone(t.prefilter_expr, hs_rule_flags(r) | HS_FLAG_PREFILTER);
+	}
+	*kind_r = t.prefilter ? "prefilter" : "none";
+	return t.prefilter ? compile_alone(hs_rule_expr(a, r), hs_rule_flags(r) | HS_FLAG_PREFILTER) :
+	                     NULL;
 }
 
 struct sample {
@@ -535,11 +540,36 @@ bench_patterns(const struct rules_db *db, const struct msg_texts *mt, size_t ste
 	arena_free(&a);
 }
 
+/* --show NAME: the rule's pattern after ReplaceTags and its gate. */
+static int
+show_rule(const struct rules_db *db, const char *name)
+{
+	for (size_t i = 0; i < db->nrules; i++) {
+		const struct rule *r = db->rules[i];
+		if (strcmp(r->name, name) != 0)
+			continue;
+		struct arena *a = arena_new(0);
+		const char *kind = "";
+		hs_database_t *gate = r->engine == RULES_ENGINE_PCRE2 ? compile_gate(a, r, &kind) : NULL;
+		struct re_translation t;
+		re_translate_gate_only(a, r->re, r->re_flags, &t);
+		rules_gate_choose(a, r, &t);
+		printf("%s %s %s flags %u\n%s\ngate: %s %s\n", r->name, rule_type_name(r->type),
+		    rules_engine_name(r->engine), r->re_flags, r->re ? r->re : "", kind,
+		    t.prefilter_expr ? t.prefilter_expr : "");
+		hs_free_database(gate);
+		arena_free(&a);
+		return 0;
+	}
+	fprintf(stderr, "rules_bench: no rule %s\n", name);
+	return 1;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: rules_bench [--cache-dir DIR] [--no-cold] [--top N] [--sample K] "
-	                "[--no-patterns] [DIR...]\n");
+	                "[--no-patterns] [--show RULE] [DIR...]\n");
 	exit(2);
 }
 
@@ -549,9 +579,10 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "cache-dir", required_argument, NULL, 'c' }, { "no-cold", no_argument, NULL, 'n' },
 		{ "top", required_argument, NULL, 't' }, { "sample", required_argument, NULL, 's' },
-		{ "no-patterns", no_argument, NULL, 'p' }, { NULL, 0, NULL, 0 },
+		{ "no-patterns", no_argument, NULL, 'p' }, { "show", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
 	};
-	const char *cache = NULL;
+	const char *cache = NULL, *show = NULL;
 	bool cold = true, patterns = true;
 	int top = 20, ch;
 	size_t step = 10;
@@ -562,6 +593,7 @@ main(int argc, char **argv)
 		case 't': top = atoi(optarg); break;
 		case 's': step = (size_t)atoi(optarg) > 0 ? (size_t)atoi(optarg) : 1; break;
 		case 'p': patterns = false; break;
+		case 'w': show = optarg; break;
 		default: usage();
 		}
 	}
@@ -585,6 +617,8 @@ main(int argc, char **argv)
 		rules_free((struct rules_db *[]){ load_rules(c, "cold") });
 	struct rules_db *db = load_rules(c, "warm");
 	print_counts(db);
+	if (show != NULL)
+		return show_rule(db, show);
 
 	size_t bytes = 0;
 	for (size_t i = 0; i < nfiles; i++)

@@ -153,6 +153,8 @@ struct re_translation {
 	size_t gate_len;
 	bool gate_caseless;
 	bool prefilter;        /* gate is the pattern in HS_FLAG_PREFILTER form */
+	const char *prefilter_expr; /* with prefilter: a required run of the pattern
+	                             * (re_gate.c) instead of the whole, or NULL */
 };
 
 /* Decides the engine for a Perl regex body with flags. */
@@ -164,6 +166,9 @@ void re_translate_gate_only(struct arena *a, const char *re, unsigned flags,
  * decides between the literal and the pattern's prefilter form. */
 struct rule;
 void rules_gate_choose(struct arena *a, const struct rule *r, struct re_translation *t);
+/* re_gate.c: the required run of re with the largest minimum width that
+ * Hyperscan accepts in prefilter mode with hs_flags; NULL if none. */
+const char *re_gate_run(struct arena *a, const char *re, unsigned hs_flags);
 /* Compiles for PCRE2 with JIT; NULL + reason on failure. */
 pcre2_code *re_pcre_compile(const char *re, unsigned flags, char *why, size_t whylen);
 

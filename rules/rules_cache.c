@@ -53,6 +53,9 @@ rules_content_key(const struct rules_db *db)
 	XXH64_state_t *st = XXH64_createState();
 	XXH64_reset(st, 0x66696c7465726421ull);
 	hash_str(st, hs_version());
+	/* how PCRE2 gates are chosen (rules_gate_choose): a cached nogate
+	 * decision from another choice must not be reused */
+	hash_str(st, "gates: literal, prefilter, required run");
 	hs_platform_info_t plat;
 	memset(&plat, 0, sizeof(plat));
 	if (hs_populate_platform(&plat) == HS_SUCCESS)

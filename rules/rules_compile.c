@@ -410,7 +410,10 @@ group_exprs(struct rules_db *db, struct scope_group *g, struct re_translation *g
 			flags[e] = HS_FLAG_SINGLEMATCH | (t->gate_caseless ? HS_FLAG_CASELESS : 0);
 			continue;
 		}
-		exprs[e] = (r->re_flags & RE_X) ? arena_printf(db->arena, "(?x)%s\n", r->re) : r->re;
+		if (g->ent[e].kind == GK_GATE && t->prefilter_expr != NULL)
+			exprs[e] = t->prefilter_expr;
+		else
+			exprs[e] = (r->re_flags & RE_X) ? arena_printf(db->arena, "(?x)%s\n", r->re) : r->re;
 		flags[e] = HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
 		if (r->re_flags & RE_I)
 			flags[e] |= HS_FLAG_CASELESS;
@@ -485,13 +488,51 @@ gate_positions(const struct rules_db *db, const struct scope_group *g, unsigned 
 				pos[e] = k;
 }
 
+static unsigned
+rule_hs_flags(const struct rule *r)
+{
+	unsigned f = HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
+	if (r->re_flags & RE_I)
+		f |= HS_FLAG_CASELESS;
+	if (r->re_flags & RE_M)
+		f |= HS_FLAG_MULTILINE;
+	if (r->re_flags & RE_S)
+		f |= HS_FLAG_DOTALL;
+	return f;
+}
+
+static bool
+prefilter_accepts(const char *expr, unsigned flags)
+{
+	hs_expr_info_t *info = NULL;
+	hs_compile_error_t *err = NULL;
+	if (hs_expression_info(expr, flags | HS_FLAG_PREFILTER, &info, &err) != HS_SUCCESS) {
+		hs_free_compile_error(err);
+		return false;
+	}
+	free(info);
+	return true;
+}
+
+/*
+ * The literal when there is one; else the pattern in prefilter form; else,
+ * when Hyperscan rejects that too (too long, embedded anchors), a required
+ * run of the pattern in prefilter form (re_gate.c); else no gate.
+ */
 void
 rules_gate_choose(struct arena *a, const struct rule *r, struct re_translation *t)
 {
-	(void)a;
-	(void)r;
-	/* no literal: Hyperscan's prefilter form of the pattern is the gate */
-	t->prefilter = t->gate == NULL;
+	t->prefilter = false;
+	t->prefilter_expr = NULL;
+	if (t->gate != NULL)
+		return;
+	unsigned flags = rule_hs_flags(r);
+	if ((r->re_flags & RE_X) || prefilter_accepts(r->re, flags)) {
+		t->prefilter = true;
+		return;
+	}
+	t->prefilter_expr = re_gate_run(a, r->re, flags);
+	t->prefilter = t->prefilter_expr != NULL;
 }
 
 static struct re_translation *

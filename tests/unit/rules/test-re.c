@@ -143,6 +143,38 @@ test_engines_agree(void **state)
 	arena_free(&a);
 }
 
+/* Prefilter gates from a required run (re_gate.c) for patterns Hyperscan
+ * rejects whole. */
+static void
+test_gate_run(void **state)
+{
+	struct arena *a = arena_new(0);
+	static const struct {
+		const char *re;
+		const char *run; /* NULL: no gate */
+	} runs[] = {
+		/* an embedded end anchor: the run starts after it (a trailing one
+		 * is accepted; equal widths: the longer run) */
+		{ "(?:$|\\W)opt[-\\s]?out(?:$|\\W)", "opt[-\\s]?out(?:$|\\W)" },
+		/* one repeated group: looked into; a run ends on required items */
+		{ "(?:name\\s?[:=]\\s?){3}", "name\\s?[:=]" },
+		/* zero-width items inside a run are dropped */
+		{ "\\byour\\b\\s+pass(?=word)", "your\\s+pass" },
+		{ "foo|bar", NULL },             /* top-level alternation: nothing required */
+		{ "(?i)abc", NULL },             /* flags for the rest of the pattern */
+		{ "(\\w+) \\1", NULL },          /* back-reference */
+		{ "(?:x)?", NULL },              /* nothing required */
+	};
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		const char *got = re_gate_run(a, runs[i].re, HS_FLAG_CASELESS);
+		if (runs[i].run == NULL && got != NULL)
+			fail_msg("%s: unexpected gate %s", runs[i].re, got);
+		if (runs[i].run != NULL && (got == NULL || strcmp(got, runs[i].run) != 0))
+			fail_msg("%s: gate %s, want %s", runs[i].re, got ? got : "(none)", runs[i].run);
+	}
+	arena_free(&a);
+}
+
 static void
 test_pcre_failure(void **state)
 {
@@ -159,6 +191,7 @@ main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_engines_agree),
 		cmocka_unit_test(test_pcre_failure),
+		cmocka_unit_test(test_gate_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
