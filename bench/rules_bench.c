@@ -540,9 +540,30 @@ bench_patterns(const struct rules_db *db, const struct msg_texts *mt, size_t ste
 	arena_free(&a);
 }
 
-/* --show NAME: the rule's pattern after ReplaceTags and its gate. */
+/* Share of a group's texts in which d matches. */
+static double
+pass_rate(hs_database_t *d, const struct msg_texts *mt, int g)
+{
+	hs_scratch_t *scr = NULL;
+	size_t texts = 0, passed = 0;
+	if (d == NULL || hs_alloc_scratch(d, &scr) != HS_SUCCESS)
+		return 1.0;
+	for (size_t i = 0; i < nfiles; i++)
+		for (size_t k = 0; k < mt[i].n[g]; k++) {
+			int open = 0;
+			struct span t = mt[i].v[g][k];
+			hs_scan(d, (const char *)t.p, (unsigned)t.len, 0, scr, on_gate, &open);
+			passed += (size_t)open;
+			texts++;
+		}
+	hs_free_scratch(scr);
+	return texts ? (double)passed / (double)texts : 0;
+}
+
+/* --show NAME: the rule's pattern after ReplaceTags, its gate and the gate's
+ * pass rate; beside it, the required run re_gate.c would pick. */
 static int
-show_rule(const struct rules_db *db, const char *name)
+show_rule(const struct rules_db *db, const char *name, const struct msg_texts *mt)
 {
 	for (size_t i = 0; i < db->nrules; i++) {
 		const struct rule *r = db->rules[i];
@@ -551,13 +572,17 @@ show_rule(const struct rules_db *db, const char *name)
 		struct arena *a = arena_new(0);
 		const char *kind = "";
 		hs_database_t *gate = r->engine == RULES_ENGINE_PCRE2 ? compile_gate(a, r, &kind) : NULL;
-		struct re_translation t;
-		re_translate_gate_only(a, r->re, r->re_flags, &t);
-		rules_gate_choose(a, r, &t);
-		printf("%s %s %s flags %u\n%s\ngate: %s %s\n", r->name, rule_type_name(r->type),
-		    rules_engine_name(r->engine), r->re_flags, r->re ? r->re : "", kind,
-		    t.prefilter_expr ? t.prefilter_expr : "");
+		printf("%s %s %s flags %u\n%s\ngate: %s, passes %.1f %% of texts\n", r->name,
+		    rule_type_name(r->type), rules_engine_name(r->engine), r->re_flags, r->re ? r->re : "",
+		    kind, pass_rate(gate, mt, r->group) * 100);
 		hs_free_database(gate);
+		const char *run = r->re ? re_gate_run(a, r->re, hs_rule_flags(r)) : NULL;
+		if (run != NULL) {
+			hs_database_t *d = compile_alone(run, hs_rule_flags(r) | HS_FLAG_PREFILTER);
+			printf("required run: %s\nits prefilter passes %.1f %% of texts\n", run,
+			    pass_rate(d, mt, r->group) * 100);
+			hs_free_database(d);
+		}
 		arena_free(&a);
 		return 0;
 	}
@@ -617,17 +642,18 @@ main(int argc, char **argv)
 		rules_free((struct rules_db *[]){ load_rules(c, "cold") });
 	struct rules_db *db = load_rules(c, "warm");
 	print_counts(db);
-	if (show != NULL)
-		return show_rule(db, show);
 
 	size_t bytes = 0;
 	for (size_t i = 0; i < nfiles; i++)
 		bytes += files[i].len;
 	printf("corpus: %zu messages, %.1f MB\n", nfiles, bytes / 1e6);
 	struct msg *m = parse_all();
-	bench_matching(db, m, bytes);
+	if (show == NULL)
+		bench_matching(db, m, bytes);
 	struct arena *ta = arena_new(0);
 	struct msg_texts *mt = build_texts(db, m, ta);
+	if (show != NULL)
+		return show_rule(db, show, mt);
 	bench_hs_only(db, mt);
 	if (patterns)
 		bench_patterns(db, mt, step, top);
