@@ -24,8 +24,7 @@
  *     database and is not charged to the rule.
  *
  * The texts are those of rules_run(): rules-text.h for header, mimeheader,
- * body and rawbody; the URL list plus mailto: addresses for uri; the raw
- * message for full.
+ * body, rawbody and uri; the raw message for full.
  */
 #include <dirent.h>
 #include <getopt.h>
@@ -257,15 +256,9 @@ group_texts(struct arena *a, const struct msg *m, const struct scope_group *g, s
 			push(a, mt, gi, lines->v[k]);
 		break;
 	case RT_URI:
-		for (size_t u = 0; u < mm->nurls; u++)
-			if (mm->urls[u].url != NULL)
-				push(a, mt, gi, span_from_cstr(mm->urls[u].url));
-		for (size_t e = 0; e < mm->nemails; e++) {
-			buf_reset(text);
-			buf_append_cstr(text, "mailto:");
-			buf_append_cstr(text, mm->emails[e].addr);
-			push(a, mt, gi, buf_span(text));
-		}
+		rules_uri_texts(m, text, lines);
+		for (size_t k = 0; k < lines->n; k++)
+			push(a, mt, gi, lines->v[k]);
 		break;
 	case RT_FULL:
 		push(a, mt, gi, mm->raw);

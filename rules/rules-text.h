@@ -23,5 +23,8 @@ bool rules_part_header_text(const struct mime_part *p, const char *hdr, unsigned
 void rules_body_lines(const struct msg *msg, struct buf *text, struct rules_lines *lines);
 /* Spans into the message's decoded parts. */
 void rules_rawbody_chunks(const struct msg *msg, struct rules_lines *lines);
+/* uri: SpamAssassin's URI list (URLs normalised and as found, redirect
+ * targets, mailto: addresses); lines are spans into text. */
+void rules_uri_texts(const struct msg *msg, struct buf *text, struct rules_lines *lines);
 
 #endif

@@ -13,7 +13,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "fcore/log.h"
 #include "fcore/mime.h"
@@ -249,96 +248,12 @@ run_lines(const struct rules_db *db, struct rules_scratch *s, const struct scope
 		scan_text(db, s, g, s->lines.v[i]);
 }
 
-/*
- * SpamAssassin's URI list has the e-mail addresses of the text and the
- * mailto: links of the HTML as "mailto:addr" URIs beside the web links
- * (PerMsgStatus::_process_text_uri_list), so uri rules such as
- * __UNSUB_LINK see them.
- */
-/* The part of a URL after its host ("/path?query"), or all of it. */
-static struct span
-uri_rest(struct span t)
-{
-	ptrdiff_t sep = span_find(t, SPAN_LIT("://"));
-	if (sep < 0)
-		return t;
-	size_t i = (size_t)sep + 3;
-	while (i < t.len && t.p[i] != '/' && t.p[i] != '?' && t.p[i] != '#')
-		i++;
-	return span_sub(t, i, t.len - i);
-}
-
-/*
- * SpamAssassin's hard-coded redirector (Util::uri_list_canonicalize): an
- * "http:" or "https:" later in the URL starts another URL, up to the next
- * '&' or '#', if it has a dot; it joins the list with "//" after the scheme.
- */
-static bool
-uri_redirect(struct span t, struct buf *out)
-{
-	struct span rest = uri_rest(t);
-	for (size_t i = 0; i + 5 <= rest.len; i++) {
-		struct span at = span_sub(rest, i, rest.len - i);
-		size_t sl = span_has_prefix_ci(at, "http:") ? 5 : span_has_prefix_ci(at, "https:") ? 6 : 0;
-		if (sl == 0)
-			continue;
-		size_t e = sl, slashes = 0;
-		while (e < at.len && at.p[e] == '/' && slashes < 2)
-			e++, slashes++;
-		size_t body = e;
-		while (e < at.len && at.p[e] != '&' && at.p[e] != '#')
-			e++;
-		if (e == body || memchr(at.p + body, '.', e - body) == NULL)
-			return false;
-		buf_reset(out);
-		buf_append(out, at.p, sl);
-		buf_append_cstr(out, "//");
-		buf_append(out, at.p + body, e - body);
-		return !out->failed;
-	}
-	return false;
-}
-
-/* A URL, its form as found, and the URLs it redirects to (a few levels). */
 static void
-scan_uri(const struct rules_db *db, struct rules_scratch *s, const struct scope_group *g,
-    const struct mime_url *u, struct buf *tmp)
-{
-	scan_text(db, s, g, span_from_cstr(u->url));
-	if (u->raw != NULL) {
-		buf_reset(&s->text);
-		if (u->flags & URL_SCHEMELESS)
-			buf_append_cstr(&s->text, strncasecmp(u->raw, "ftp.", 4) == 0 ? "ftp://" : "http://");
-		buf_append_cstr(&s->text, u->raw);
-		scan_text(db, s, g, buf_span(&s->text));
-	}
-	buf_reset(&s->text);
-	buf_append_cstr(&s->text, u->url);
-	for (int level = 0; level < 4 && uri_redirect(buf_span(&s->text), tmp); level++) {
-		scan_text(db, s, g, buf_span(tmp));
-		buf_reset(&s->text);
-		buf_append_span(&s->text, buf_span(tmp));
-	}
-}
-
-static void
-run_uri_group(const struct rules_db *db, struct rules_scratch *s, const struct mime_message *m,
+run_uri_group(const struct rules_db *db, struct rules_scratch *s, const struct msg *msg,
     const struct scope_group *g)
 {
-	struct buf tmp;
-	buf_init(&tmp, NULL);
-	for (size_t u = 0; u < m->nurls; u++)
-		if (m->urls[u].url != NULL)
-			scan_uri(db, s, g, &m->urls[u], &tmp);
-	buf_deinit(&tmp);
-	for (size_t e = 0; e < m->nemails; e++) {
-		if (m->emails[e].addr == NULL)
-			continue;
-		buf_reset(&s->text);
-		buf_append_cstr(&s->text, "mailto:");
-		buf_append_cstr(&s->text, m->emails[e].addr);
-		scan_text(db, s, g, buf_span(&s->text));
-	}
+	rules_uri_texts(msg, &s->text, &s->lines);
+	run_lines(db, s, g);
 }
 
 static void
@@ -365,7 +280,7 @@ run_group(const struct rules_db *db, struct rules_scratch *s, const struct msg *
 		run_lines(db, s, g);
 		break;
 	case RT_URI:
-		run_uri_group(db, s, m, g);
+		run_uri_group(db, s, msg, g);
 		*body_built = false;
 		break;
 	case RT_FULL:

@@ -11,6 +11,7 @@
  *   space; each paragraph (split near 2048 bytes when longer) is one text.
  * rawbody: decoded text and message leaves, in pieces of about 2-4 KiB.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -400,4 +401,123 @@ rules_rawbody_chunks(const struct msg *msg, struct rules_lines *lines)
 		struct span d = p->decoded.p != NULL ? p->decoded : p->raw_body;
 		split_paragraphs(lines, d);
 	}
+}
+
+/* ---- uri: SpamAssassin's URI list (PerMsgStatus::get_uri_list) ---- */
+
+/* The part of a URL after its host ("/path?query"), or all of it. */
+static struct span
+uri_rest(struct span t)
+{
+	ptrdiff_t sep = span_find(t, SPAN_LIT("://"));
+	if (sep < 0)
+		return t;
+	size_t i = (size_t)sep + 3;
+	while (i < t.len && t.p[i] != '/' && t.p[i] != '?' && t.p[i] != '#')
+		i++;
+	return span_sub(t, i, t.len - i);
+}
+
+/*
+ * The hard-coded redirector of Util::uri_list_canonicalize: an "http:" or
+ * "https:" later in the URL starts another URL, up to the next '&' or '#',
+ * if it has a dot; it joins the list with "//" after the scheme. Appends it
+ * to out; false when there is none.
+ */
+static bool
+uri_redirect(struct span t, struct buf *out)
+{
+	struct span rest = uri_rest(t);
+	for (size_t i = 0; i + 5 <= rest.len; i++) {
+		struct span at = span_sub(rest, i, rest.len - i);
+		size_t sl = span_has_prefix_ci(at, "http:") ? 5 : span_has_prefix_ci(at, "https:") ? 6 : 0;
+		if (sl == 0)
+			continue;
+		size_t e = sl, slashes = 0;
+		while (e < at.len && at.p[e] == '/' && slashes < 2)
+			e++, slashes++;
+		size_t body = e;
+		while (e < at.len && at.p[e] != '&' && at.p[e] != '#')
+			e++;
+		if (e == body || memchr(at.p + body, '.', e - body) == NULL)
+			return false;
+		buf_append(out, at.p, sl);
+		buf_append_cstr(out, "//");
+		buf_append(out, at.p + body, e - body);
+		return true;
+	}
+	return false;
+}
+
+struct uri_ends {
+	size_t *v;
+	size_t n, cap;
+};
+
+static void
+uri_end(struct uri_ends *e, const struct buf *text)
+{
+	if (e->n == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 32;
+		e->v = xreallocarray(e->v, e->cap, sizeof(*e->v));
+	}
+	e->v[e->n++] = text->len;
+}
+
+/* A URL, its form as found, and the URLs it redirects to (a few levels). */
+static void
+uri_forms(const struct mime_url *u, struct buf *text, struct buf *cur, struct uri_ends *e)
+{
+	buf_append_cstr(text, u->url);
+	uri_end(e, text);
+	if (u->raw != NULL) {
+		if (u->flags & URL_SCHEMELESS)
+			buf_append_cstr(text, strncasecmp(u->raw, "ftp.", 4) == 0 ? "ftp://" : "http://");
+		buf_append_cstr(text, u->raw);
+		uri_end(e, text);
+	}
+	buf_reset(cur);
+	buf_append_cstr(cur, u->url);
+	for (int level = 0; level < 4 && !text->failed; level++) {
+		size_t start = text->len;
+		if (!uri_redirect(buf_span(cur), text))
+			break;
+		uri_end(e, text);
+		buf_reset(cur);
+		buf_append(cur, text->data + start, text->len - start);
+	}
+}
+
+/*
+ * Every URL in its normalised form, as found, and the URLs it redirects
+ * to; then the e-mail addresses of the text and the mailto: links as
+ * "mailto:addr" (PerMsgStatus::_process_text_uri_list). Lines are spans
+ * into text.
+ */
+void
+rules_uri_texts(const struct msg *msg, struct buf *text, struct rules_lines *lines)
+{
+	const struct mime_message *m = msg->mime;
+	struct uri_ends e = { NULL, 0, 0 };
+	struct buf cur;
+	buf_init(&cur, NULL);
+	buf_reset(text);
+	lines->n = 0;
+	for (size_t u = 0; u < m->nurls; u++)
+		if (m->urls[u].url != NULL)
+			uri_forms(&m->urls[u], text, &cur, &e);
+	for (size_t k = 0; k < m->nemails; k++) {
+		if (m->emails[k].addr == NULL)
+			continue;
+		buf_append_cstr(text, "mailto:");
+		buf_append_cstr(text, m->emails[k].addr);
+		uri_end(&e, text);
+	}
+	size_t start = 0;
+	for (size_t k = 0; k < e.n && !text->failed; k++) {
+		lines_push(lines, text->data + start, e.v[k] - start);
+		start = e.v[k];
+	}
+	buf_deinit(&cur);
+	free(e.v);
 }
