@@ -425,6 +425,8 @@ parse_tflags(struct cf_reader *r, char *args)
 			ru->tflags |= TF_USERCONF;
 		else if (strcmp(w, "publish") == 0)
 			ru->tflags |= TF_PUBLISH;
+		else if (strcmp(w, "nosubject") == 0)
+			ru->tflags |= TF_NOSUBJECT;
 		else if (strncmp(w, "maxhits=", 8) == 0)
 			ru->maxhits = (unsigned)strtoul(w + 8, NULL, 10);
 		/* others (a, nopublish, domains_only, range=, ...) change nothing here */

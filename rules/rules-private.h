@@ -51,6 +51,7 @@ const char *rule_type_name(int t);
 #define TF_NOAUTOLEARN 0x10
 #define TF_USERCONF 0x20
 #define TF_PUBLISH 0x40
+#define TF_NOSUBJECT 0x80 /* body rule: the first text (the Subject line) is skipped */
 
 /* regex flags from the Perl delimiters */
 #define RE_I 0x01

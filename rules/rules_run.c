@@ -38,6 +38,7 @@ struct rules_scratch {
 	size_t nrules;
 	struct buf text;
 	struct rules_lines lines;
+	bool subject_line;  /* scanning the body's first text: nosubject rules skip it */
 };
 
 struct rules_scratch *
@@ -147,6 +148,8 @@ settle_text(const struct rules_db *db, struct rules_scratch *s, struct span t)
 		unsigned i = s->touched[k];
 		const struct rule *r = db->rules[i];
 		s->seen[i] = 0;
+		if (s->subject_line && (r->tflags & TF_NOSUBJECT))
+			continue;
 		if (r->neg) {
 			s->negm[i] = 1;
 			continue;
@@ -244,8 +247,11 @@ run_mimeheader_group(const struct rules_db *db, struct rules_scratch *s, const s
 static void
 run_lines(const struct rules_db *db, struct rules_scratch *s, const struct scope_group *g)
 {
-	for (size_t i = 0; i < s->lines.n; i++)
+	for (size_t i = 0; i < s->lines.n; i++) {
+		s->subject_line = i == 0 && g->scope == RT_BODY;
 		scan_text(db, s, g, s->lines.v[i]);
+	}
+	s->subject_line = false;
 }
 
 static void

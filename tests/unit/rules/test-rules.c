@@ -224,6 +224,10 @@ static const char rules_text[] =
 	"rawbody R_RAW /third paragraph/\n"
 	"uri U_MAILTO /^mailto:unsub\\@example\\.com$/\n"
 	"uri U_BARE /^unsub\\@/\n"
+	"body B_NOSUBJ /Greetings/\n"
+	"tflags B_NOSUBJ nosubject\n"
+	"body B_NOSUBJ_BODY /pill/\n"
+	"tflags B_NOSUBJ_BODY nosubject\n"
 	"uri U_REDIR m{^http://10\\.1\\.2\\.3/x\\?a=1$}\n"
 	"uri U_RAW m{^http://%77}\n"
 	"uri U_NORM m{^http://www\\.example\\.org/$}\n"
@@ -265,9 +269,9 @@ test_semantics(void **state)
 	run_text(&r, db, s, st, msg_text, sizeof(msg_text) - 1);
 	static const char *hit[] = { "H_ALL", "H_RAW", "H_NEG", "H_UNSET", "H_EXISTS", "H_ADDR",
 		"H_NAME", "H_TOCC", "H_ENV", "B_SUBJ", "B_PARA", "B_MULTI", "M_SUB", "B_BACKREF", "F_FULL",
-		"R_RAW", "U_MAILTO", "U_REDIR", "U_RAW", "U_NORM" };
+		"R_RAW", "U_MAILTO", "U_REDIR", "U_RAW", "U_NORM", "B_NOSUBJ_BODY" };
 	static const char *miss[] = { "H_NOTEXISTS", "B_NOSPAN", "__B_SUB", "B_ZERO", "M_ZERO",
-		"B_BAD", "E_EVAL", "M_EVAL", "U_BARE" };
+		"B_BAD", "E_EVAL", "M_EVAL", "U_BARE", "B_NOSUBJ" };
 	for (size_t i = 0; i < sizeof(hit) / sizeof(hit[0]); i++)
 		if (!result_has(&r.res, hit[i]))
 			fail_msg("%s did not hit", hit[i]);
