@@ -167,8 +167,11 @@ find_gate(struct arena *a, const char *re, unsigned flags, struct re_translation
 		} else if (c == '(') {
 			run_end(&g);
 			i = skip_group(re, n, i);
-			while (is_quant(re, n, i))
-				i++;
+			/* the group's quantifier, a counted one whole: "{0,10}" is no text */
+			while (is_quant(re, n, i)) {
+				const char *close = re[i] == '{' ? memchr(re + i, '}', n - i) : NULL;
+				i = close ? (size_t)(close - re) + 1 : i + 1;
+			}
 			continue;
 		} else if (c == '[') {
 			run_end(&g);

@@ -43,6 +43,7 @@ static const struct re_case cases[] = {
 	{ "/\\x{263a}/", RE_TARGET_PCRE, NULL },                  /* above 0xff: no byte match */
 	{ "/\\bgrow.{0,50}\\bbreast(?!\\s+cancer)/i", RE_TARGET_PCRE, "breast" }, /* not "0,50" */
 	{ "/x{2,3}(?=y)abcd/", RE_TARGET_PCRE, "abcd" },
+	{ "/(?:ab){0,10}(?=x)cdef/", RE_TARGET_PCRE, "cdef" },    /* a group's {0,10} is no text */
 };
 
 static void
