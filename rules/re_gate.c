@@ -74,7 +74,7 @@ class_end(const char *re, size_t n, size_t i)
 	return j < n ? j + 1 : n;
 }
 
-/* End of the group opened at re[i] == '('; n when unbalanced. A loop, not
+/* End of the group opened at re[i] == '('; 0 when unbalanced. A loop, not
  * recursion: patterns come from rule files. */
 static size_t
 group_end(const char *re, size_t n, size_t i)
@@ -96,7 +96,7 @@ group_end(const char *re, size_t n, size_t i)
 			return j + 1;
 		j++;
 	}
-	return n;
+	return 0;
 }
 
 /* Parses a quantifier at re[j]; sets *min_r; returns its end (j if none). */
@@ -176,7 +176,7 @@ next_item(const char *re, size_t n, size_t i, struct item *it)
 		if (is_flag_setting(re, n, i))
 			return false;
 		e = group_end(re, n, i);
-		if (e >= n && re[n - 1] != ')')
+		if (e == 0)
 			return false;
 		it->zero_width = is_lookaround(re, n, i);
 		break;
@@ -208,20 +208,23 @@ split_items(const char *re, size_t n, struct item *v, size_t max)
 	return k;
 }
 
-/* The group's inside when the pattern is one repeated plain group. */
+/* The group's inside [*s_r, *e_r) of re when re is one repeated plain
+ * group (v: re's items). */
 static bool
 single_group(const char *re, const struct item *v, size_t k, size_t *s_r, size_t *e_r)
 {
 	if (k != 1 || v[0].optional || re[v[0].s] != '(' || v[0].zero_width)
 		return false;
-	size_t s = v[0].s + 1;
-	if (re[s] == '?') {
-		if (re[s + 1] != ':')
+	size_t s = v[0].s + 1, e = v[0].body_e - 1; /* re[e] == ')' */
+	if (s < e && re[s] == '?') {
+		if (s + 1 >= e || re[s + 1] != ':')
 			return false;
 		s += 2;
 	}
+	if (s > e)
+		return false;
 	*s_r = s;
-	*e_r = v[0].body_e - 1;
+	*e_r = e;
 	return true;
 }
 
@@ -262,13 +265,16 @@ const char *
 re_gate_run(struct arena *a, const char *re, unsigned hs_flags)
 {
 	struct item v[GATE_MAX_ITEMS];
-	size_t s = 0, e = strlen(re);
+	const char *base = re;
+	size_t n = strlen(re), s, e;
 	if (has_unsliceable(re))
 		return NULL;
-	size_t k = split_items(re, e, v, GATE_MAX_ITEMS);
-	for (int depth = 0; depth < 4 && single_group(re, v, k, &s, &e); depth++)
-		k = split_items(re + s, e - s, v, GATE_MAX_ITEMS);
-	const char *base = re + s;
+	size_t k = split_items(base, n, v, GATE_MAX_ITEMS);
+	for (int depth = 0; depth < 4 && single_group(base, v, k, &s, &e); depth++) {
+		base += s;
+		n = e - s;
+		k = split_items(base, n, v, GATE_MAX_ITEMS);
+	}
 	const char *best = NULL;
 	unsigned best_w = 0;
 	int tries = 0;

@@ -161,6 +161,9 @@ test_gate_run(void **state)
 		{ "(?:name\\s?[:=]\\s?){3}", "name\\s?[:=]" },
 		/* zero-width items inside a run are dropped */
 		{ "\\byour\\b\\s+pass(?=word)", "your\\s+pass" },
+		/* nested repeated groups, capturing or not: looked into level by level */
+		{ "(?:(?:abc\\sdef){2}){3}", "abc\\sdef" },
+		{ "(E){3}", "E" },
 		{ "foo|bar", NULL },             /* top-level alternation: nothing required */
 		{ "(?i)abc", NULL },             /* flags for the rest of the pattern */
 		{ "(\\w+) \\1", NULL },          /* back-reference */
