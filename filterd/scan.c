@@ -24,6 +24,30 @@ scan_monotonic(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+_Static_assert(SCAN_ST_RULES_LAST - SCAN_ST_RULES + 1 == RULES_PH_COUNT,
+    "one scan stage per rules phase");
+
+const char *
+scan_stage_name(int stage)
+{
+	static const char *const names[SCAN_ST_COUNT] = {
+		"parse", "extract", "checks", "rules header", "rules mimeheader", "rules body",
+		"rules rawbody", "rules uri", "rules full", "rules eval", "rules meta", "bayes",
+		"async", "score", "json",
+	};
+	return stage >= 0 && stage < SCAN_ST_COUNT ? names[stage] : "?";
+}
+
+void
+scan_stage_mark(struct scan_task *t, int st)
+{
+	if (!(t->flags & SCAN_F_PROFILE))
+		return;
+	double now = scan_monotonic();
+	t->stage[st] += now - t->stage_mark;
+	t->stage_mark = now;
+}
+
 static void
 limits_from_cfg(struct mime_limits *l, const struct fconf *cfg)
 {
@@ -210,21 +234,52 @@ run_checks(struct scan_task *t)
 {
 	struct scan_engine *e = t->engine;
 	const struct fconf *cfg = e->cfg;
-	if (checks_gtube_run(&t->msg, &t->result, &t->actions, cfg->scan.enable_test_patterns))
+	bool gtube = checks_gtube_run(&t->msg, &t->result, &t->actions, cfg->scan.enable_test_patterns);
+	if (!gtube) {
+		checks_headers_run(&t->msg, &t->result, t->now);
+		checks_mime_anomalies_run(&t->msg, &t->result);
+	}
+	scan_stage_mark(t, SCAN_ST_CHECKS);
+	if (gtube)
 		return;
-	checks_headers_run(&t->msg, &t->result, t->now);
-	checks_mime_anomalies_run(&t->msg, &t->result);
-	if (e->rules != NULL && e->scratch != NULL && t->msg.mime != NULL)
+	if (e->rules != NULL && e->scratch != NULL && t->msg.mime != NULL) {
+		bool prof = (t->flags & SCAN_F_PROFILE) != 0;
+		if (prof)
+			rules_scratch_profile(e->scratch, &t->stage[SCAN_ST_RULES]);
 		rules_run(e->rules, e->scratch, &t->msg, &t->result);
+		if (prof)
+			rules_scratch_profile(e->scratch, NULL);
+		t->stage_mark = prof ? scan_monotonic() : 0.0;
+	}
 	if (e->stats != NULL && t->msg.mime != NULL)
 		stats_classify(e->stats, &t->msg, &t->result);
+	scan_stage_mark(t, SCAN_ST_BAYES);
+}
+
+/* Parse and extract as two timed steps when profiling, one call otherwise. */
+static void
+parse_message(struct scan_task *t)
+{
+	if (!(t->flags & SCAN_F_PROFILE)) {
+		t->msg.mime = mime_parse(t->arena, t->msg.raw, &t->engine->mime_limits);
+		return;
+	}
+	struct mime_limits lim = t->engine->mime_limits;
+	lim.defer_extract = true;
+	t->msg.mime = mime_parse(t->arena, t->msg.raw, &lim);
+	scan_stage_mark(t, SCAN_ST_PARSE);
+	if (t->msg.mime != NULL)
+		mime_extract(t->arena, t->msg.mime, &lim);
+	scan_stage_mark(t, SCAN_ST_EXTRACT);
 }
 
 static void
 scan_finish(struct scan_task *t)
 {
+	scan_stage_mark(t, SCAN_ST_ASYNC);
 	const char *subject = t->msg.mime ? t->msg.mime->subject : t->raw_subject;
 	result_finalize(&t->result, &t->actions, subject);
+	scan_stage_mark(t, SCAN_ST_SCORE);
 	t->time_real = scan_monotonic() - t->start;
 	if (!(t->flags & SCAN_F_NO_LOG))
 		scan_log_result(t);
@@ -237,6 +292,7 @@ scan_run(struct scan_task *t, scan_done_fn done, void *arg)
 {
 	t->done = done;
 	t->done_arg = arg;
+	t->stage_mark = scan_monotonic();
 	if (t->msg.raw.len == 0 || (t->flags & SCAN_F_SKIP)) {
 		/* Empty body or Flags: skip: a normal empty result (protocols.md 1.4). */
 		t->result.skipped = (t->flags & SCAN_F_SKIP) != 0;
@@ -244,7 +300,7 @@ scan_run(struct scan_task *t, scan_done_fn done, void *arg)
 		return;
 	}
 	if (!(t->flags & SCAN_F_RAW))
-		t->msg.mime = mime_parse(t->arena, t->msg.raw, &t->engine->mime_limits);
+		parse_message(t);
 	run_checks(t);
 	scan_finish(t);
 }

@@ -48,6 +48,26 @@ struct scan_engine {
 #define SCAN_F_EXT_URLS 0x0080
 #define SCAN_F_PROFILE 0x0100
 
+/*
+ * Stages of one scan, timed when SCAN_F_PROFILE is set (filterd scan
+ * --timing, Flags: profile). The rule scopes follow rules_phase in order.
+ * async is the wall time from the end of the synchronous checks to the
+ * final result; json is filled by whoever builds the reply.
+ */
+enum scan_stage {
+	SCAN_ST_PARSE,
+	SCAN_ST_EXTRACT,
+	SCAN_ST_CHECKS,        /* built-in C checks: GTUBE, headers, MIME anomalies */
+	SCAN_ST_RULES,         /* first rules phase: header .. meta follow */
+	SCAN_ST_RULES_LAST = SCAN_ST_RULES + 7,
+	SCAN_ST_BAYES,
+	SCAN_ST_ASYNC,
+	SCAN_ST_SCORE,         /* result_finalize: scores, action */
+	SCAN_ST_JSON,
+	SCAN_ST_COUNT
+};
+const char *scan_stage_name(int stage);
+
 struct scan_task;
 typedef void (*scan_done_fn)(struct scan_task *t, void *arg);
 
@@ -63,6 +83,8 @@ struct scan_task {
 	double start;          /* monotonic seconds */
 	double time_real;      /* seconds the scan took */
 	time_t now;            /* scan clock for date checks */
+	double stage[SCAN_ST_COUNT]; /* seconds per stage, with SCAN_F_PROFILE */
+	double stage_mark;     /* end of the last timed stage */
 	scan_done_fn done;
 	void *done_arg;
 };
@@ -89,5 +111,7 @@ void scan_run(struct scan_task *t, scan_done_fn done, void *arg);
 void scan_log_result(const struct scan_task *t);
 
 double scan_monotonic(void);
+/* With SCAN_F_PROFILE: adds the time since the last mark to stage st. */
+void scan_stage_mark(struct scan_task *t, int st);
 
 #endif
