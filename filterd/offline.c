@@ -296,8 +296,10 @@ offline_rules_main(const struct fconf *cfg, int argc, char **argv)
 		printf("file: %s\n", rules_file(e.rules, i));
 	printf("rules: %u (header %u, mimeheader %u, body %u, rawbody %u, uri %u, full %u, meta %u)\n",
 	    rs.total, rs.header, rs.mimeheader, rs.body, rs.rawbody, rs.uri, rs.full, rs.meta);
-	printf("engines: hyperscan %u, pcre2 %u; unsupported %u; failed %u; skipped blocks %u\n",
-	    rs.hs_compiled, rs.pcre_fallback, rs.eval_unsupported, rs.failed, rs.skipped_blocks);
+	printf("engines: hyperscan %u, pcre2 %u; unsupported %u; failed %u; not run (nothing reads "
+	       "them) %u; skipped blocks %u\n",
+	    rs.hs_compiled, rs.pcre_fallback, rs.eval_unsupported, rs.failed, rs.unread,
+	    rs.skipped_blocks);
 	printf("databases: %u (%zu bytes), %s in %.2f s\n", rs.databases, rs.db_bytes,
 	    rs.from_cache ? "loaded from cache" : "compiled", rs.compile_seconds);
 	for (size_t i = 0; list && i < rules_count(e.rules); i++) {

@@ -235,7 +235,7 @@ struct rules_db {
 
 
 int rules_compile(struct rules_db *db, struct cf *cf);
-/* After the groups are built: fills db->live. */
+/* After the groups are built, before their databases: fills db->live. */
 void rules_mark_live(struct rules_db *db);
 int rules_build_groups(struct rules_db *db);
 /* decided: per rule RE_TARGET_* from the cache, or NULL to translate. */

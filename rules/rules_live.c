@@ -7,8 +7,10 @@
  * inputs); matching them would cost time and change nothing, and a few of
  * them are the slowest PCRE2 patterns of all (__FILL_THIS_FORM_SHORT2 was
  * a third of a scan). rules_run() skips the backtracking work, the eval:
- * functions and the meta expressions of rules that are not live; Hyperscan
- * matches of such rules are free and are kept.
+ * functions and the meta expressions of rules that are not live, and
+ * rules_compile.c leaves them out of the Hyperscan databases: 505 of the
+ * 1,185 stock patterns Hyperscan accepts are read by nothing, and a
+ * database's cost grows with what it holds.
  */
 #include <string.h>
 

@@ -86,6 +86,7 @@ build(struct rules_db *db, const struct fconf *cfg)
 	    rules_cache_read(dir, key, db->nrules, &decided, &dbs, &layouts, &ndbs);
 	rules_classify_all(db, decided);
 	rules_build_groups(db);
+	rules_mark_live(db);
 	if (hit && ndbs != db->ngroups) {
 		for (size_t g = 0; g < ndbs; g++)
 			if (dbs[g] != NULL)
@@ -114,7 +115,14 @@ finish_stats(struct rules_db *db)
 	db->stats.db_bytes = 0;
 	db->stats.hs_compiled = 0;
 	db->stats.pcre_fallback = 0;
+	db->stats.unread = 0;
 	for (size_t i = 0; i < db->nrules; i++) {
+		if (db->live != NULL && !db->live[i] && db->rules[i]->type != RT_META &&
+		    (db->rules[i]->engine == RULES_ENGINE_HYPERSCAN ||
+		    db->rules[i]->engine == RULES_ENGINE_PCRE2)) {
+			db->stats.unread++;
+			continue;
+		}
 		if (db->rules[i]->engine == RULES_ENGINE_HYPERSCAN)
 			db->stats.hs_compiled++;
 		else if (db->rules[i]->engine == RULES_ENGINE_PCRE2)
@@ -156,7 +164,6 @@ rules_load(const struct fconf *cfg, struct symtab *symtab, char *err, size_t err
 	db->stats.files = (unsigned)cf.nfiles;
 	cf_deinit(&cf);
 	build(db, cfg);
-	rules_mark_live(db);
 	finish_stats(db);
 	if (symtab != NULL)
 		register_symbols(db, symtab);

@@ -71,6 +71,9 @@ struct rules_stats {
 	unsigned hs_compiled;      /* patterns in Hyperscan databases */
 	unsigned pcre_fallback;    /* patterns run by PCRE2 */
 	unsigned failed;           /* regexes neither engine compiled: skipped */
+	unsigned unread;           /* regex rules nothing reads (unscored, only inputs of
+	                            * metas that cannot run): not matched, not counted
+	                            * in hs_compiled / pcre_fallback */
 	unsigned skipped_blocks;   /* ifplugin/if blocks for plugins we do not implement */
 	unsigned files;
 	unsigned databases;
