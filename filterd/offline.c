@@ -59,6 +59,24 @@ struct scan_line {
 	struct offline_env *env;
 };
 
+/* --timing: the message's stages (ms) appended to its reply line. */
+static char *
+with_stages(char *line, const struct scan_task *t)
+{
+	json_t *o = line ? json_loads(line, 0, NULL) : NULL;
+	free(line);
+	if (o == NULL)
+		return NULL;
+	json_t *st = json_object();
+	for (int i = 0; i < SCAN_ST_COUNT; i++)
+		if (t->stage[i] > 0)
+			json_object_set_new(st, scan_stage_name(i), json_real(t->stage[i] * 1e3));
+	json_object_set_new(o, "stages_ms", st);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	json_decref(o);
+	return s;
+}
+
 static void
 print_done(struct scan_task *t, void *arg)
 {
@@ -70,6 +88,8 @@ print_done(struct scan_task *t, void *arg)
 	json_decref(o);
 	/* The reply is part of a scan's cost; printing it is not. */
 	t->stage[SCAN_ST_JSON] += scan_monotonic() - t0;
+	if (l->env->timing)
+		s = with_stages(s, t);
 	if (s != NULL) {
 		puts(s);
 		free(s);
