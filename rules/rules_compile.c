@@ -231,6 +231,12 @@ meta_propagate(struct rules_db *db)
 	}
 }
 
+void
+rules_meta_repropagate(struct rules_db *db)
+{
+	meta_propagate(db);
+}
+
 static void
 count_types(struct rules_db *db)
 {
