@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -56,6 +57,7 @@ read_file(const char *path, size_t *len_r)
 struct scan_line {
 	const char *filename;
 	struct offline_env *env;
+	bool done;
 };
 
 static void
@@ -71,6 +73,7 @@ print_done(struct scan_task *t, void *arg)
 		free(s);
 	}
 	l->env->total_time += t->time_real;
+	l->done = true;
 }
 
 static void
@@ -95,8 +98,13 @@ scan_file(struct scan_engine *e, struct offline_env *env, const char *path)
 	ev->helo = env->helo;
 	ev->filename = path;
 	t->flags |= SCAN_F_NO_LOG;
-	struct scan_line line = { path, env };
+	struct scan_line line = { path, env, false };
 	scan_run(t, print_done, &line);
+	/* The same pipeline as a worker: async checks answer on the loop, and
+	 * the task budget bounds the wait. */
+	while (!line.done && e->base != NULL)
+		if (event_base_loop(e->base, EVLOOP_ONCE) != 0)
+			break; /* nothing left to wait for */
 	scan_task_free(&t);
 	free(data);
 	env->files++;
@@ -190,9 +198,17 @@ offline_scan_main(const struct fconf *cfg, int argc, char **argv)
 	char err[1024];
 	if (state_dir_ensure(cfg->state_dir) != 0)
 		return 1;
+	struct event_base *base = event_base_new();
+	if (base == NULL) {
+		fprintf(stderr, "filterd scan: cannot create an event loop\n");
+		return 1;
+	}
 	if (scan_engine_init(&e, cfg, true, err, sizeof(err)) != 0 ||
-	    scan_engine_attach(&e, false, err, sizeof(err)) != 0) {
+	    scan_engine_attach(&e, false, err, sizeof(err)) != 0 ||
+	    scan_engine_set_loop(&e, base, err, sizeof(err)) != 0) {
 		fprintf(stderr, "filterd scan: %s\n", err);
+		scan_engine_deinit(&e);
+		event_base_free(base);
 		return 1;
 	}
 	double start = scan_monotonic();
@@ -204,6 +220,7 @@ offline_scan_main(const struct fconf *cfg, int argc, char **argv)
 		    env.files, wall, env.files ? env.total_time * 1000.0 / env.files : 0.0,
 		    wall > 0 ? env.files / wall : 0.0);
 	scan_engine_deinit(&e);
+	event_base_free(base);
 	free(env.rcpt);
 	return env.errors ? 1 : 0;
 }

@@ -116,6 +116,10 @@ worker_main(enum worker_role role, struct scan_engine *engine, const struct work
 	w.base = event_base_new();
 	if (w.base == NULL)
 		log_fatal("event_base_new failed");
+	if (scan_engine_set_loop(engine, w.base, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
 	struct http_scan_ctx scan_ctx = { engine, shm };
 	struct controller_ctx ctl_ctx = { { engine, shm }, cfg };
 	struct http_server_opts o;
