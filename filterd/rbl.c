@@ -42,6 +42,8 @@ static const char *const check_names[] = { "from", "received", "helo", "rdns", "
 #define RBL_MAX_RECEIVED 16
 #define RBL_MAX_DOMAINS 64
 #define RBL_MAX_ITEMS (2 + 2 + RBL_MAX_RECEIVED + RBL_MAX_DOMAINS)
+/* Queries in flight per worker (evdns's default is 64). */
+#define RBL_MAX_INFLIGHT 128
 /* A list answers with one or a few addresses; more add nothing. */
 #define RBL_MAX_ANSWERS 8
 /* Direct-mapped: a collision just replaces the older entry. 4096 entries
@@ -195,9 +197,20 @@ checks_mask(const struct cfg_strlist *l)
 	return m;
 }
 
+/* evdns writes to stderr by default; its news belong in our log. */
+static void
+evdns_log(int is_warn, const char *msg)
+{
+	if (is_warn)
+		log_warn("rbl resolver: %s", msg);
+	else
+		log_debug("rbl resolver: %s", msg);
+}
+
 struct rbl *
 rbl_new(const struct fconf *cfg, struct event_base *base, char *err, size_t errlen)
 {
+	evdns_set_log_fn(evdns_log);
 	struct evdns_base *dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (dns == NULL) {
 		snprintf(err, errlen, "rbl: cannot create the resolver");
@@ -207,11 +220,18 @@ rbl_new(const struct fconf *cfg, struct event_base *base, char *err, size_t errl
 		evdns_base_free(dns, 0);
 		return NULL;
 	}
-	/* One retry fits in the check's time-out only if attempts are short. */
-	set_option(dns, "timeout:", cfg->limits.dns_timeout);
+	/* A lost packet is sent again once, still inside the check's time-out. */
+	double try_timeout = cfg->limits.dns_timeout;
+	if (try_timeout > cfg->rbl.timeout / 2)
+		try_timeout = cfg->rbl.timeout / 2;
+	set_option(dns, "timeout:", try_timeout);
 	set_option(dns, "attempts:", 2);
-	/* Default 64: a message with many URLs times 20 zones would queue. */
-	set_option(dns, "max-inflight:", 1024);
+	/* Bursts past this overflow the socket buffers of a list server and
+	 * lose packets; the rest wait in evdns's queue. */
+	set_option(dns, "max-inflight:", RBL_MAX_INFLIGHT);
+	/* A burst of lost packets must not make evdns give up on the only
+	 * resolver it has for its probing interval. */
+	set_option(dns, "max-timeouts:", 255);
 	struct rbl *r = xcalloc(1, sizeof(*r));
 	r->cfg = cfg;
 	r->dns = dns;
