@@ -111,12 +111,13 @@ rbl_register(struct symtab *t, const struct fconf *cfg)
 		snprintf(desc, sizeof(desc), "Lookup in %s failed", z->zone);
 		symtab_add(t, fail, 0.0, "rbl", desc);
 		for (size_t c = 0; c < z->ncodes; c++) {
-			/* Weights of code symbols come from "symbols:" (applied after
-			 * this); a symbol already known keeps its weight. */
-			if (symtab_find(t, z->codes[c].symbol) != NULL)
+			const struct cfg_rbl_code *code = &z->codes[c];
+			/* Without a weight in the zone a code symbol scores 1 unless
+			 * it is already known; "symbols:" overrides both later. */
+			if (!code->weighted && symtab_find(t, code->symbol) != NULL)
 				continue;
 			snprintf(desc, sizeof(desc), "Listed in %s", z->zone);
-			symtab_add(t, z->codes[c].symbol, 1.0, "rbl", desc);
+			symtab_add(t, code->symbol, code->weighted ? code->weight : 1.0, "rbl", desc);
 		}
 	}
 }

@@ -150,7 +150,8 @@ test_returncodes(void **state)
 	                       "      returncodes:\n"
 	                       "        ZEN_SBL: 127.0.0.2\n"
 	                       "        ZEN_XBL: [127.0.0.4, 127.0.0.5, \"127%.0%.0%.[67]\"]\n"
-	                       "        ZEN_ANY: \"127%.0%.0%.%d+\"\n");
+	                       "        ZEN_ANY: \"127%.0%.0%.%d+\"\n"
+	                       "        ZEN_PBL: { codes: [127.0.0.10, 127.0.0.11], weight: 0.5 }\n");
 	assert_int_equal(c->rbl.nzones, 1);
 	const struct cfg_rbl_zone *z = &c->rbl.zones[0];
 	assert_true(z->weight == 0.0);
@@ -163,6 +164,16 @@ test_returncodes(void **state)
 	assert_int_equal(dns_answer_map(z, 0x7f000005, s, 1), 2); /* counted past max */
 	assert_string_equal(s[0], "ZEN_XBL");
 	assert_int_equal(dns_answer_map(z, 0x7f000103, s, 8), 0); /* 127.0.1.3 */
+	assert_int_equal(dns_answer_map(z, 0x7f00000b, s, 8), 2);
+	assert_string_equal(s[0], "ZEN_ANY");
+	assert_string_equal(s[1], "ZEN_PBL");
+	/* the long form carries a weight; the short one does not */
+	for (size_t i = 0; i < z->ncodes; i++) {
+		bool pbl = strcmp(z->codes[i].symbol, "ZEN_PBL") == 0;
+		assert_int_equal(z->codes[i].weighted, pbl);
+		if (pbl)
+			assert_true(z->codes[i].weight == 0.5);
+	}
 	cfg_free(&c);
 }
 
@@ -175,7 +186,7 @@ test_returnbits(void **state)
 	                       "    - symbol: MULTI\n"
 	                       "      zone: multi.test\n"
 	                       "      checks: [urls]\n"
-	                       "      returnbits: { M_PH: 8, M_MW: 16, M_ABUSE: 64, M_CR: 128 }\n");
+	                       "      returnbits: { M_PH: { bits: 8, weight: 7.5 }, M_MW: 16, M_ABUSE: 64, M_CR: 128 }\n");
 	const struct cfg_rbl_zone *z = &c->rbl.zones[0];
 	const char *s[8];
 	/* 127.0.0.72 = 64 + 8 */
@@ -184,6 +195,59 @@ test_returnbits(void **state)
 	assert_string_equal(s[1], "M_ABUSE");
 	assert_int_equal(dns_answer_map(z, 0x7f000002, s, 8), 0);
 	assert_int_equal(dns_answer_map(z, 0x7f0000d8, s, 8), 4); /* 128+64+16+8 */
+	assert_true(z->codes[0].weighted && z->codes[0].weight == 7.5);
+	cfg_free(&c);
+	char err[256];
+	const char *bad = "rbl:\n  zones:\n    - symbol: X\n      zone: x.test\n"
+	                  "      returnbits: { X_A: { weight: 2 } }\n";
+	assert_null(cfg_load_buffer("bad.yaml", bad, strlen(bad), err, sizeof(err)));
+	assert_non_null(strstr(err, "bits"));
+}
+
+static const struct cfg_rbl_zone *
+zone_named(const struct fconf *c, const char *sym)
+{
+	for (size_t i = 0; i < c->rbl.nzones; i++)
+		if (strcmp(c->rbl.zones[i].symbol, sym) == 0)
+			return &c->rbl.zones[i];
+	fail_msg("no zone %s", sym);
+	return NULL;
+}
+
+/* The well-known lists of docs/config.md load and map as documented. */
+static void
+test_documented_zones(void **state)
+{
+	(void)state;
+	static char doc[1 << 18];
+	FILE *f = fopen(SOURCE_DIR "/docs/config.md", "rb");
+	assert_non_null(f);
+	size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+	fclose(f);
+	doc[n] = '\0';
+	char *begin = strstr(doc, "<!-- rbl-zones: begin -->\n```yaml\n");
+	assert_non_null(begin);
+	begin = strchr(strchr(begin, '\n') + 1, '\n') + 1;
+	char *end = strstr(begin, "```\n<!-- rbl-zones: end -->");
+	assert_non_null(end);
+	*end = '\0';
+	struct fconf *c = load(begin);
+	assert_int_equal(c->rbl.nzones, 7);
+	for (size_t i = 0; i < c->rbl.nzones; i++)
+		assert_false(c->rbl.zones[i].enabled);
+	const char *s[8];
+	assert_int_equal(dns_answer_map(zone_named(c, "RBL_SPAMHAUS"), 0x7f000006, s, 8), 1);
+	assert_string_equal(s[0], "RBL_SPAMHAUS_XBL");
+	assert_int_equal(dns_answer_map(zone_named(c, "RBL_SPAMHAUS"), 0x7ffffffe, s, 8), 1);
+	assert_string_equal(s[0], "RBL_SPAMHAUS_BLOCKED");
+	assert_int_equal(dns_answer_map(zone_named(c, "DBL"), 0x7f000104, s, 8), 1);
+	assert_string_equal(s[0], "DBL_PHISH");
+	assert_int_equal(dns_answer_map(zone_named(c, "SURBL_MULTI"), 0x7f000018, s, 8), 2);
+	assert_string_equal(s[0], "PH_SURBL_MULTI");
+	assert_string_equal(s[1], "MW_SURBL_MULTI");
+	assert_int_equal(dns_answer_map(zone_named(c, "URIBL_MULTI"), 0x7f000001, s, 8), 0);
+	assert_int_equal(dns_answer_map(zone_named(c, "RCVD_IN_DNSWL"), 0x7f000a03, s, 8), 1);
+	assert_string_equal(s[0], "RCVD_IN_DNSWL_HI");
 	cfg_free(&c);
 }
 
@@ -199,6 +263,7 @@ main(void)
 		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_returncodes),
 		cmocka_unit_test(test_returnbits),
+		cmocka_unit_test(test_documented_zones),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
