@@ -96,8 +96,10 @@ check_time_out(struct async_check *c)
 		return;
 	log_info("scan id=%s: check %s timed out with %u request(s) unanswered", at->t->id, c->name,
 	    c->pending);
-	at->timed_out = at->timed_out == NULL ? c->name :
+	const char *both = at->timed_out == NULL ? c->name :
 	    arena_printf(at->t->arena, "%s,%s", at->timed_out, c->name);
+	if (both != NULL)
+		at->timed_out = both;
 	detach(at, c);
 	check_complete(c);
 }
@@ -130,6 +132,8 @@ struct async_task *
 async_task_new(struct scan_task *t, struct event_base *base, double budget, async_resume_fn resume)
 {
 	struct async_task *at = ARENA_NEW(t->arena, struct async_task);
+	if (at == NULL)
+		return NULL;
 	at->t = t;
 	at->base = base;
 	at->resume = resume;
@@ -146,6 +150,8 @@ struct async_check *
 async_check_begin(struct async_task *at, const char *name, double timeout)
 {
 	struct async_check *c = ARENA_NEW(at->t->arena, struct async_check);
+	if (c == NULL)
+		return NULL;
 	c->at = at;
 	c->name = name;
 	c->next = at->checks;

@@ -30,10 +30,12 @@ struct async_req {
 
 typedef void (*async_resume_fn)(struct scan_task *t);
 
-/* Per task; budget in seconds (limits.task_timeout). */
+/* Per task; budget in seconds (limits.task_timeout). NULL when the task's
+ * memory budget is spent (then run no async check). */
 struct async_task *async_task_new(struct scan_task *t, struct event_base *base, double budget,
     async_resume_fn resume);
-/* Starts a check; timeout in seconds (<= 0: only the task budget). */
+/* Starts a check; timeout in seconds (<= 0: only the task budget). NULL
+ * when the task's memory budget is spent: start no request then. */
 struct async_check *async_check_begin(struct async_task *at, const char *name, double timeout);
 /* A new pending request of check c, to be completed with async_req_done. */
 struct async_req *async_req_new(struct async_check *c, void *arg);

@@ -271,6 +271,8 @@ static void
 add_item(struct scan_task *t, struct items *it, const char *text, bool is_ip, const struct in6_addr *a,
     bool v4, unsigned check)
 {
+	if (it->v == NULL || text == NULL)
+		return; /* the task's memory budget ran out */
 	for (size_t i = 0; i < it->n; i++) {
 		if (strcmp(it->v[i].text, text) == 0) {
 			it->v[i].checks |= check;
@@ -520,6 +522,8 @@ rbl_start(struct rbl *r, struct scan_task *t, struct async_task *at)
 		if (!z->enabled || zc == 0)
 			continue;
 		struct async_check *c = async_check_begin(at, z->symbol, cfg->rbl.timeout);
+		if (c == NULL)
+			return;
 		for (size_t k = 0; k < it.n; k++) {
 			unsigned hit = it.v[k].checks & zc;
 			if (hit != 0)

@@ -278,6 +278,8 @@ start_async(struct scan_task *t)
 	/* The sync checks used the budget up: the async ones still get a
 	 * moment rather than a time-out that has already passed. */
 	t->async = async_task_new(t, e->base, left > 0.01 ? left : 0.01, scan_resume);
+	if (t->async == NULL)
+		return false;
 	rbl_start(e->rbl, t, t->async);
 	async_task_release(t->async);
 	return true;
