@@ -68,6 +68,7 @@ struct rbl_cache_entry {
 
 struct rbl {
 	const struct fconf *cfg;
+	struct event_base *base;
 	struct evdns_base *dns;
 	unsigned *zone_checks; /* per zone: RBL_C_* it wants */
 	struct rbl_cache_entry *cache;
@@ -235,6 +236,7 @@ rbl_new(const struct fconf *cfg, struct event_base *base, char *err, size_t errl
 	set_option(dns, "max-timeouts:", 255);
 	struct rbl *r = xcalloc(1, sizeof(*r));
 	r->cfg = cfg;
+	r->base = base;
 	r->dns = dns;
 	r->cache = xcalloc(RBL_CACHE_SLOTS, sizeof(*r->cache));
 	r->zone_checks = xcalloc(cfg->rbl.nzones + 1, sizeof(*r->zone_checks));
@@ -250,8 +252,10 @@ rbl_free(struct rbl **rp)
 	if (r == NULL)
 		return;
 	*rp = NULL;
-	/* Fails the requests still in flight: their callbacks free them. */
+	/* Fails the requests still in flight; their callbacks (which free
+	 * them) are deferred to the loop, so it runs once more. */
 	evdns_base_free(r->dns, 1);
+	event_base_loop(r->base, EVLOOP_NONBLOCK);
 	for (size_t i = 0; i < RBL_CACHE_SLOTS; i++)
 		free(r->cache[i].name);
 	free(r->cache);

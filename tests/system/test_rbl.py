@@ -295,6 +295,18 @@ def test_resolver_down_costs_the_time_out(make_filterd, dns, url_message):
         assert "limits.task_timeout reached" in g.log_text()
         for d in (f, g):
             assert "AddressSanitizer" not in d.log_text()
+        # offline: the requests still in flight at exit are freed (LeakSanitizer)
+        cfg = g.tmp / "offline.yaml"
+        cfg.write_text(f"state_dir: {g.tmp / 'state'}\nrules:\n  enabled: false\n"
+                       + rbl_config(f"127.0.0.1:{port}", [ZONE_BL, ZONE_DBL], timeout="300ms"))
+        t0 = time.monotonic()
+        r = subprocess.run([FILTERD, "--config", str(cfg), "scan", "-i", "127.0.0.2",
+                            str(url_message[0]), str(url_message[0])], capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert time.monotonic() - t0 < 3.0
+        lines = [json.loads(x) for x in r.stdout.splitlines()]
+        assert [sorted(j["symbols"]["CHECK_TIMEOUT"]["options"]) for j in lines] == [["TEST_DBL", "TEST_RBL"]] * 2
+        assert b"Sanitizer" not in r.stderr
 
 
 def test_many_concurrent_scans_lose_no_answer(make_filterd, dns):
