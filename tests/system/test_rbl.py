@@ -160,6 +160,7 @@ ZONE_DBL = ("    - symbol: TEST_DBL\n      zone: dbl.test\n      checks: [urls, 
 ZONE_MULTI = ("    - symbol: TEST_MULTI\n      zone: multi.test\n      checks: [urls]\n"
               "      unknown: false\n      returnbits:\n        MULTI_PH: 8\n        MULTI_ABUSE: 64\n"
               "        MULTI_MW: 16\n")
+ZONE_URLIP = ("    - symbol: TEST_URL_IP\n      zone: bl.test\n      checks: [urls]\n")
 ZONE_DEAD = ("    - symbol: TEST_DEAD\n      zone: dead.test\n      checks: [from]\n")
 
 
@@ -211,7 +212,7 @@ def test_listed_client_ip_with_rspamc(make_filterd, dns, tmp_path):
 
 def test_url_domain_of_corpus_message(make_filterd, dns, url_message):
     path, domain = url_message
-    f = make_filterd(rbl_config(f"127.0.0.1:{dns.port}", [ZONE_DBL, ZONE_MULTI])).start()
+    f = make_filterd(rbl_config(f"127.0.0.1:{dns.port}", [ZONE_DBL, ZONE_MULTI, ZONE_URLIP])).start()
     j = scan(f, path.read_bytes(), ip="203.0.113.1")
     assert j["symbols"]["TEST_DBL"]["options"] == [f"{domain}:urls:127.0.0.2"], j["symbols"].keys()
     assert j["symbols"]["TEST_DBL"]["score"] == 2.5
@@ -222,6 +223,10 @@ def test_url_domain_of_corpus_message(make_filterd, dns, url_message):
     # an e-mail address: registered domain of its domain
     j = scan(f, plain_message("Write to sales@mail.bad-domain.com now.\r\n"))
     assert j["symbols"]["TEST_DBL"]["options"] == ["bad-domain.com:emails:127.0.1.2"]
+    # a URL whose host is an address (here in hex) is looked up as that address
+    j = scan(f, plain_message("Click http://0xc0000263/login now.\r\n"))
+    assert j["symbols"]["TEST_URL_IP"]["options"] == ["192.0.2.99:urls:127.0.0.4"], j["symbols"].keys()
+    assert "TEST_DBL" not in j["symbols"]
     # a clean message has none
     j = scan(f, plain_message("No links here.\r\n"))
     assert "TEST_DBL" not in j["symbols"]
