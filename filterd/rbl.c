@@ -51,6 +51,8 @@ static const char *const check_names[] = { "from", "received", "helo", "rdns", "
 #define RBL_CACHE_SLOTS 4096
 /* NXDOMAIN reaches us without the SOA minimum; keep it this long. */
 #define RBL_NEGATIVE_TTL 60.0
+/* RFC 5782 §5 test points are queried at start and this often after. */
+#define RBL_PROBE_INTERVAL 300
 /* Never trust a TTL beyond a day: lists change. */
 #define RBL_MAX_TTL 86400.0
 
@@ -71,7 +73,16 @@ struct rbl {
 	struct event_base *base;
 	struct evdns_base *dns;
 	unsigned *zone_checks; /* per zone: RBL_C_* it wants */
+	bool *zone_broken;     /* per zone: lists a test point that must not be */
+	struct event *probe_timer;
 	struct rbl_cache_entry *cache;
+};
+
+/* One health query (malloc'ed; rbl_free drains them before freeing r). */
+struct rbl_probe {
+	struct rbl *rbl;
+	size_t zone;
+	char name[DNS_NAME_MAX];
 };
 
 struct rbl_item {
@@ -199,6 +210,69 @@ checks_mask(const struct cfg_strlist *l)
 	return m;
 }
 
+/* ---- zone health (RFC 5782 §5, protocols.md 6.5) ------------------------------ */
+
+/*
+ * A zone that lists 127.0.0.1 (address lists) or "invalid" (name lists) is
+ * answering everything: it refuses service (Spamhaus through a public
+ * resolver) or is broken, and would list every sender. Such a zone is
+ * skipped until a later probe gets NXDOMAIN again. A probe that times out
+ * changes nothing: a silent zone is the per-check time-out's business.
+ */
+static void
+probe_cb(int result, char type, int count, int ttl, void *addresses, void *arg)
+{
+	struct rbl_probe *p = arg;
+	struct rbl *r = p->rbl;
+	const struct cfg_rbl_zone *z = &r->cfg->rbl.zones[p->zone];
+	(void)ttl;
+	(void)addresses;
+	bool listed = result == DNS_ERR_NONE && type == DNS_IPv4_A && count > 0;
+	bool clean = result == DNS_ERR_NOTEXIST || result == DNS_ERR_NODATA;
+	if (listed && !r->zone_broken[p->zone])
+		log_warn("rbl: %s lists its test point %s: zone skipped until it stops", z->zone, p->name);
+	else if (clean && r->zone_broken[p->zone])
+		log_info("rbl: %s answers its test point correctly again: zone used", z->zone);
+	if (listed)
+		r->zone_broken[p->zone] = true;
+	else if (clean)
+		r->zone_broken[p->zone] = false;
+	free(p);
+}
+
+static void
+probe_zone(struct rbl *r, size_t i)
+{
+	const struct cfg_rbl_zone *z = &r->cfg->rbl.zones[i];
+	struct rbl_probe *p = xcalloc(1, sizeof(*p));
+	p->rbl = r;
+	p->zone = i;
+	size_t n;
+	if (r->zone_checks[i] & (RBL_C_FROM | RBL_C_RECEIVED)) {
+		struct in6_addr a;
+		bool v4;
+		dns_name_parse_ip("127.0.0.1", &a, &v4);
+		n = dns_name_ip(p->name, sizeof(p->name), &a, v4, z->zone);
+	} else {
+		n = dns_name_domain(p->name, sizeof(p->name), SPAN_LIT("invalid"), z->zone);
+	}
+	if (n == 0 || evdns_base_resolve_ipv4(r->dns, p->name, DNS_QUERY_NO_SEARCH, probe_cb, p) == NULL)
+		free(p);
+}
+
+static void
+probe_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rbl *r = arg;
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < r->cfg->rbl.nzones; i++)
+		if (r->cfg->rbl.zones[i].enabled && r->zone_checks[i] != 0)
+			probe_zone(r, i);
+	struct timeval tv = { RBL_PROBE_INTERVAL, 0 };
+	evtimer_add(r->probe_timer, &tv);
+}
+
 /* evdns writes to stderr by default; its news belong in our log. */
 static void
 evdns_log(int is_warn, const char *msg)
@@ -242,6 +316,10 @@ rbl_new(const struct fconf *cfg, struct event_base *base, char *err, size_t errl
 	r->zone_checks = xcalloc(cfg->rbl.nzones + 1, sizeof(*r->zone_checks));
 	for (size_t i = 0; i < cfg->rbl.nzones; i++)
 		r->zone_checks[i] = checks_mask(&cfg->rbl.zones[i].checks);
+	r->zone_broken = xcalloc(cfg->rbl.nzones + 1, sizeof(*r->zone_broken));
+	r->probe_timer = evtimer_new(base, probe_timer_cb, r);
+	struct timeval now = { 0, 0 };
+	evtimer_add(r->probe_timer, &now);
 	return r;
 }
 
@@ -254,12 +332,14 @@ rbl_free(struct rbl **rp)
 	*rp = NULL;
 	/* Fails the requests still in flight; their callbacks (which free
 	 * them) are deferred to the loop, so it runs once more. */
+	event_free(r->probe_timer);
 	evdns_base_free(r->dns, 1);
 	event_base_loop(r->base, EVLOOP_NONBLOCK);
 	for (size_t i = 0; i < RBL_CACHE_SLOTS; i++)
 		free(r->cache[i].name);
 	free(r->cache);
 	free(r->zone_checks);
+	free(r->zone_broken);
 	free(r);
 }
 
@@ -523,7 +603,7 @@ rbl_start(struct rbl *r, struct scan_task *t, struct async_task *at)
 	for (size_t i = 0; i < cfg->rbl.nzones; i++) {
 		const struct cfg_rbl_zone *z = &cfg->rbl.zones[i];
 		unsigned zc = r->zone_checks[i];
-		if (!z->enabled || zc == 0)
+		if (!z->enabled || zc == 0 || r->zone_broken[i])
 			continue;
 		struct async_check *c = async_check_begin(at, z->symbol, cfg->rbl.timeout);
 		if (c == NULL)

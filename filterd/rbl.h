@@ -20,6 +20,10 @@
  * "<item>:<check>:<answer>". A DNS error other than NXDOMAIN inserts
  * <symbol>_FAIL ("<item>:<error>"); 127.255.255.x answers (the list refused
  * the query) are logged and insert nothing unless a return code names them.
+ *
+ * Health: every zone is probed at start and every 5 minutes with the RFC
+ * 5782 test point that must not be listed; a zone listing it is skipped
+ * until it stops (it would list every sender).
  */
 #ifndef FILTERD_RBL_H
 #define FILTERD_RBL_H

@@ -61,9 +61,10 @@ class Rbldnsd:
         # SURBL multi: 127.0.0.X where X is a bitmask (8 = phishing, 64 = abuse)
         (self.dir / "multi").write_text(f":127.0.0.72:\n.{url_domain}\n")
         (self.dir / "dead").write_text("127.0.0.2\n")
+        (self.dir / "all").write_text("127.0.0.0/8\n")  # lists its own test point
         args = ["rbldnsd", "-n", "-b", f"127.0.0.1/{self.port}", "-t", "300", "-w", str(self.dir),
                 "bl.test:ip4set:ip4", "bl.test:ip6trie:ip6", "dbl.test:dnset:dom",
-                "multi.test:dnset:multi", "dead.test:ip4set:dead"]
+                "multi.test:dnset:multi", "dead.test:ip4set:dead", "all.test:ip4set:all"]
         args += [f"z{i:02d}.test:ip4set:ip4" for i in range(NZONES_MANY)]
         if os.geteuid() == 0:
             args[1:1] = ["-u", "nobody"]  # it refuses to run as root
@@ -331,6 +332,23 @@ def test_many_concurrent_scans_lose_no_answer(make_filterd, dns):
             sym = j["symbols"].get(f"Z{z:02d}")
             assert sym and sym["options"] == [f"{ip}:from:127.0.0.3"], (ip, z, j["symbols"].keys())
         assert "CHECK_TIMEOUT" not in j["symbols"]
+    f.stop()
+    assert "AddressSanitizer" not in f.log_text()
+
+
+def test_zone_listing_its_test_point_is_skipped(make_filterd, dns):
+    zone_all = "    - symbol: TEST_ALL\n      zone: all.test\n      checks: [from]\n"
+    f = make_filterd(rbl_config(f"127.0.0.1:{dns.port}", [ZONE_BL, zone_all])).start()
+    # every process with a scan engine (2 workers, the controller) probes at start
+    deadline = time.time() + 10
+    while f.log_text().count("all.test lists its test point 1.0.0.127.all.test") < 3:
+        assert time.time() < deadline, f.log_text()
+        time.sleep(0.05)
+    for _ in range(4):
+        j = scan(f, plain_message(), ip="127.0.0.2")
+        assert "TEST_ALL" not in j["symbols"]
+        assert "TEST_RBL_SBL" in j["symbols"]
+    assert "bl.test lists its test point" not in f.log_text()
     f.stop()
     assert "AddressSanitizer" not in f.log_text()
 
