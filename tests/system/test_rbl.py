@@ -353,6 +353,33 @@ def test_zone_listing_its_test_point_is_skipped(make_filterd, dns):
     assert "AddressSanitizer" not in f.log_text()
 
 
+def test_milter_client_ip(make_filterd, dns):
+    from test_milter_raw import OPTNEG, OPTNEG_REPLY, pkt, recv_exact, send_message
+    zone = ("    - symbol: TEST_RBL\n      zone: bl.test\n      checks: [from]\n"
+            "      returncodes:\n        TEST_RBL_SBL: { codes: 127.0.0.2, weight: 20 }\n")
+    f = make_filterd(rbl_config(f"127.0.0.1:{dns.port}", [zone])).start()
+
+    def session(ip):
+        s = socket.create_connection(("127.0.0.1", f.milter_port), timeout=10)
+        s.sendall(pkt(b"O", OPTNEG))
+        assert recv_exact(s, len(OPTNEG_REPLY)) == OPTNEG_REPLY
+        s.sendall(pkt(b"C", b"client.example\0" + b"4" + b"\x10\x92" + ip + b"\0"))
+        s.sendall(pkt(b"H", b"helo.example\0"))
+        return s
+
+    s = session(b"127.0.0.2")
+    last = send_message(s, plain_message(), b"QIDRBL1")[-1]
+    s.close()
+    assert last[0] in (b"y", b"r"), last  # 20 points: rejected
+    s = session(b"127.0.0.1")
+    last = send_message(s, plain_message(), b"QIDRBL2")[-1]
+    s.close()
+    assert last[0] not in (b"y", b"r"), last
+    f.stop()
+    assert "TEST_RBL_SBL(20.00)" in f.log_text()
+    assert "AddressSanitizer" not in f.log_text()
+
+
 def test_offline_scan_runs_the_async_phase(dns, tmp_path):
     cfg = tmp_path / "offline.yaml"
     cfg.write_text(f"state_dir: {tmp_path / 'state'}\nrules:\n  enabled: false\nstats:\n  enabled: false\n"
