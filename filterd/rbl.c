@@ -9,11 +9,13 @@
 #include "rbl.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "async.h"
 #include "controller.h"
@@ -179,6 +181,28 @@ set_option(struct evdns_base *dns, const char *opt, double v)
 	char val[32];
 	snprintf(val, sizeof(val), "%g", v);
 	return evdns_base_set_option(dns, opt, val) == 0;
+}
+
+int
+rbl_check_config(const struct fconf *cfg, char *err, size_t errlen)
+{
+	const char *res = cfg->rbl.resolver;
+	if (!cfg->rbl.enabled)
+		return 0;
+	if (res[0] == '/') {
+		if (access(res, R_OK) != 0) {
+			snprintf(err, errlen, "rbl.resolver: cannot read %s: %s", res, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	struct sockaddr_storage ss;
+	int len = (int)sizeof(ss);
+	if (evutil_parse_sockaddr_port(res, (struct sockaddr *)&ss, &len) != 0) {
+		snprintf(err, errlen, "rbl.resolver: \"%s\" is neither address[:port] nor a path", res);
+		return -1;
+	}
+	return 0;
 }
 
 static int

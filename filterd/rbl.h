@@ -39,6 +39,10 @@ struct rbl;
 /* Registers the symbols of the enabled zones (before admin overrides). */
 void rbl_register(struct symtab *t, const struct fconf *cfg);
 
+/* Checks what rbl_new() will need, so a bad rbl.resolver fails at start in
+ * the supervisor rather than in every worker. */
+int rbl_check_config(const struct fconf *cfg, char *err, size_t errlen);
+
 /* Per worker, on its loop. NULL with a reason in err if the resolver
  * cannot be set up. */
 struct rbl *rbl_new(const struct fconf *cfg, struct event_base *base, char *err, size_t errlen);

@@ -59,6 +59,8 @@ scan_engine_init(struct scan_engine *e, const struct fconf *cfg, bool compile_ru
 	limits_from_cfg(&e->mime_limits, cfg);
 	checks_register(e->symtab);
 	symtab_add(e->symtab, SCAN_SYM_TIMEOUT, 0.0, "filterd", "An asynchronous check timed out");
+	if (rbl_check_config(cfg, err, errlen) != 0)
+		return -1;
 	rbl_register(e->symtab, cfg);
 	if (cfg->stats.enabled)
 		stats_register_symbols(e->symtab);
