@@ -484,9 +484,12 @@ collect(struct rbl *r, struct scan_task *t, unsigned wanted, struct items *it)
 	it->v = ARENA_NEW_ARRAY(t->arena, struct rbl_item, RBL_MAX_ITEMS);
 	if (it->v == NULL)
 		return;
-	if ((wanted & RBL_C_FROM) && env->ip_valid && !trusted(r->cfg, env->ip))
+	/* An authenticated sender submits from wherever it is, often a
+	 * dynamic address that policy lists (PBL) name: no address checks. */
+	bool authed = env->user != NULL;
+	if ((wanted & RBL_C_FROM) && !authed && env->ip_valid && !trusted(r->cfg, env->ip))
 		add_ip(t, it, env->ip, RBL_C_FROM);
-	if ((wanted & RBL_C_RECEIVED) && r->cfg->rbl.received)
+	if ((wanted & RBL_C_RECEIVED) && !authed && r->cfg->rbl.received)
 		collect_received(t, it);
 	if (wanted & RBL_C_HELO)
 		add_domain(t, it, env->helo, RBL_C_HELO);

@@ -5,7 +5,8 @@
  * Received hops outside rbl.trusted_networks (received, when rbl.received
  * is on), the HELO and reverse names (helo, rdns), the registered domains of
  * the message's URLs (urls; numeric-IP URLs are looked up as addresses) and
- * of its e-mail addresses (emails). Items are de-duplicated per message, so
+ * of its e-mail addresses (emails); authenticated senders get no address
+ * checks. Items are de-duplicated per message, so
  * each (item, zone) is queried at most once; answers are kept in a small
  * per-worker cache for their TTL.
  *

@@ -207,6 +207,9 @@ def test_listed_client_ip_with_rspamc(make_filterd, dns, tmp_path):
     assert j["symbols"]["TEST_RBL_SBL"]["options"] == ["2001:db8::1:from:127.0.0.2"]
     j = scan(f, plain_message(), ip="2001:db8::2")
     assert not [s for s in j["symbols"] if s.startswith("TEST_RBL")]
+    # an authenticated sender's address is not looked up
+    j = scan(f, plain_message(received=["192.0.2.99"]), ip="127.0.0.2", extra={"User": "alice"})
+    assert not [s for s in j["symbols"] if s.startswith("TEST_RBL")], j["symbols"].keys()
     f.stop()
     assert "AddressSanitizer" not in f.log_text()
 
