@@ -6,9 +6,9 @@
  * is on), the HELO and reverse names (helo, rdns), the registered domains of
  * the message's URLs (urls; numeric-IP URLs are looked up as addresses) and
  * of its e-mail addresses (emails); authenticated senders get no address
- * checks. Items are de-duplicated per message, so
- * each (item, zone) is queried at most once; answers are kept in a small
- * per-worker cache for their TTL.
+ * checks. Items are de-duplicated per message, so each (item, zone) is
+ * queried at most once; answers are kept in a small per-worker cache for
+ * their TTL.
  *
  * One struct rbl per worker process: it owns the evdns resolver on the
  * worker's loop (rbl.resolver: "host:port" or a resolv.conf path) and the
