@@ -40,9 +40,12 @@ struct async_check *async_check_begin(struct async_task *at, const char *name, d
 /* A new pending request of check c, to be completed with async_req_done. */
 struct async_req *async_req_new(struct async_check *c, void *arg);
 /*
- * Called by the answer handler once it is finished with req (after using
- * req->arg, and only if req->check was non-NULL): frees req and resumes the
- * task when nothing else is pending. Safe for detached requests too.
+ * Called exactly once per request by its answer handler, when it is done
+ * with it: the handler first looks at req->check; non-NULL means the task
+ * is alive and the answer may be written into it (req->arg is valid), NULL
+ * means the task finished without it and the answer is to be dropped. Frees
+ * req and, when it was the last one pending, completes the check and may
+ * resume (and so finish and free) the task before returning.
  */
 void async_req_done(struct async_req *req);
 /* No more requests will be started by c: it completes when they answer. */
