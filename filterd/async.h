@@ -25,7 +25,7 @@ struct async_task;
 struct async_req {
 	struct async_req *next, *prev; /* live requests of the task */
 	struct async_check *check;     /* NULL once detached: drop the answer */
-	void *arg;                     /* the check's per-request data (task arena) */
+	void *arg;                     /* the check's per-request data */
 };
 
 typedef void (*async_resume_fn)(struct scan_task *t);

@@ -375,20 +375,21 @@ struct items {
 	size_t domains; /* urls + emails added so far */
 };
 
-static void
-add_item(struct scan_task *t, struct items *it, const char *text, bool is_ip, const struct in6_addr *a,
-    bool v4, unsigned check)
+/* true when text is a new item (a known one only gains the check). */
+static bool
+add_item(struct items *it, const char *text, bool is_ip, const struct in6_addr *a, bool v4,
+    unsigned check)
 {
 	if (it->v == NULL || text == NULL)
-		return; /* the task's memory budget ran out */
+		return false; /* the task's memory budget ran out */
 	for (size_t i = 0; i < it->n; i++) {
 		if (strcmp(it->v[i].text, text) == 0) {
 			it->v[i].checks |= check;
-			return;
+			return false;
 		}
 	}
 	if (it->n >= RBL_MAX_ITEMS)
-		return;
+		return false;
 	struct rbl_item *e = &it->v[it->n++];
 	e->text = text;
 	e->is_ip = is_ip;
@@ -396,29 +397,28 @@ add_item(struct scan_task *t, struct items *it, const char *text, bool is_ip, co
 		e->addr = *a;
 	e->v4 = v4;
 	e->checks = check;
-	(void)t;
+	return true;
 }
 
-static void
+static bool
 add_ip(struct scan_task *t, struct items *it, const char *ip, unsigned check)
 {
 	struct in6_addr a;
 	bool v4;
 	if (ip == NULL || !dns_name_parse_ip(ip, &a, &v4))
-		return;
+		return false;
 	char canon[INET6_ADDRSTRLEN];
 	if (v4)
 		inet_ntop(AF_INET, &a.s6_addr[12], canon, sizeof(canon));
 	else
 		inet_ntop(AF_INET6, &a, canon, sizeof(canon));
-	add_item(t, it, arena_strdup(t->arena, canon), true, &a, v4, check);
+	return add_item(it, arena_strdup(t->arena, canon), true, &a, v4, check);
 }
 
-static void
-add_domain(struct scan_task *t, struct items *it, const char *d, unsigned check)
+static bool
+add_domain(struct items *it, const char *d, unsigned check)
 {
-	if (d != NULL && d[0] != '\0')
-		add_item(t, it, d, false, NULL, false, check);
+	return d != NULL && d[0] != '\0' && add_item(it, d, false, NULL, false, check);
 }
 
 static bool
@@ -447,17 +447,21 @@ collect_urls(struct scan_task *t, struct items *it)
 	const struct mime_message *m = t->msg.mime;
 	for (size_t i = 0; m != NULL && i < m->nurls && it->domains < RBL_MAX_DOMAINS; i++) {
 		const struct mime_url *u = &m->urls[i];
+		bool added;
 		if (u->flags & URL_NUMERIC_IP) {
 			const char *h = u->host;
 			size_t hl = h ? strlen(h) : 0;
 			/* "[v6]" hosts keep their brackets */
 			if (hl > 2 && h[0] == '[' && h[hl - 1] == ']')
 				h = arena_strndup(t->arena, h + 1, hl - 2);
-			add_ip(t, it, h, RBL_C_URLS);
+			added = add_ip(t, it, h, RBL_C_URLS);
 		} else {
-			add_domain(t, it, u->tld, RBL_C_URLS);
+			added = add_domain(it, u->tld, RBL_C_URLS);
 		}
-		it->domains++;
+		/* Distinct ones count: repeating a clean link must not push a
+		 * listed one past the limit. */
+		if (added)
+			it->domains++;
 	}
 }
 
@@ -472,8 +476,8 @@ collect_emails(struct scan_task *t, struct items *it)
 		struct span reg = url_tld_registered(span_from_cstr(d), NULL);
 		if (reg.len == 0)
 			continue;
-		add_domain(t, it, arena_strndup(t->arena, reg.p, reg.len), RBL_C_EMAILS);
-		it->domains++;
+		if (add_domain(it, arena_strndup(t->arena, reg.p, reg.len), RBL_C_EMAILS))
+			it->domains++;
 	}
 }
 
@@ -492,9 +496,9 @@ collect(struct rbl *r, struct scan_task *t, unsigned wanted, struct items *it)
 	if ((wanted & RBL_C_RECEIVED) && !authed && r->cfg->rbl.received)
 		collect_received(t, it);
 	if (wanted & RBL_C_HELO)
-		add_domain(t, it, env->helo, RBL_C_HELO);
+		add_domain(it, env->helo, RBL_C_HELO);
 	if (wanted & RBL_C_RDNS)
-		add_domain(t, it, env->hostname, RBL_C_RDNS);
+		add_domain(it, env->hostname, RBL_C_RDNS);
 	if (wanted & RBL_C_URLS)
 		collect_urls(t, it);
 	if (wanted & RBL_C_EMAILS)

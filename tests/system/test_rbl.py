@@ -231,6 +231,10 @@ def test_url_domain_of_corpus_message(make_filterd, dns, url_message):
     j = scan(f, plain_message("Click http://0xc0000263/login now.\r\n"))
     assert j["symbols"]["TEST_URL_IP"]["options"] == ["192.0.2.99:urls:127.0.0.4"], j["symbols"].keys()
     assert "TEST_DBL" not in j["symbols"]
+    # a clean link repeated many times does not push a listed one out
+    padding = "".join(f"http://clean-site.com/page{i} " for i in range(200))
+    j = scan(f, plain_message(padding + "\r\nand http://www.bad-domain.com/x\r\n"))
+    assert j["symbols"]["TEST_DBL"]["options"] == ["bad-domain.com:urls:127.0.1.2"]
     # a clean message has none
     j = scan(f, plain_message("No links here.\r\n"))
     assert "TEST_DBL" not in j["symbols"]
