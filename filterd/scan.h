@@ -27,6 +27,7 @@
 struct rules_db;
 struct rules_scratch;
 struct stats_ctx;
+struct greylist;
 
 struct scan_engine {
 	const struct fconf *cfg;
@@ -34,6 +35,7 @@ struct scan_engine {
 	struct rules_db *rules;
 	struct rules_scratch *scratch;
 	struct stats_ctx *stats;
+	struct greylist *greylist; /* scan workers only, opened after fork */
 	struct mime_limits mime_limits;
 };
 
