@@ -148,10 +148,10 @@ def test_rspamc_with_an_mta_user_agent_is_greylisted(make_filterd, tmp_path):
 def test_score_mode_only_in_the_band(make_filterd, tmp_path):
     cf = tmp_path / "local.cf"
     cf.write_text(MARKER_CF)
-    rules = f"rules:\n  paths: [{ROOT / 'rules' / 'default'}]\n  local: [{cf}]\n"
     f = make_filterd()
-    f.base_config = f.base_config.replace(f"rules:\n  paths: [{ROOT / 'rules' / 'default'}]\n", "")
-    f.write_config(config(mode="score") + rules)
+    paths = f"rules:\n  paths: [{ROOT / 'rules' / 'default'}]\n"
+    f.base_config = f.base_config.replace(paths, paths + f"  local: [{cf}]\n")
+    f.write_config(config(mode="score"))
     f.start()
     j = scan(f)
     assert j["action"] == "no action" and "GREYLIST" not in j["symbols"], j
@@ -160,6 +160,6 @@ def test_score_mode_only_in_the_band(make_filterd, tmp_path):
     assert j["action"] == "soft reject", j
     assert j["score"] >= 4.0
     assert greylist_opts(j)[:2] == ["greylisted", "new record"]
-    reload(f, config(mode="score", offset=301) + rules)
+    reload(f, config(mode="score", offset=301))
     j = scan(f, body=MARKED)
     assert j["action"] in ("greylist", "add header") and greylist_opts(j)[0] == "pass", j

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, Filterd, corpus_files, free_port, request
+from conftest import CORPUS, ROOT, Filterd, corpus_files, free_port, request
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 SENDER = "sender@example.org"
@@ -372,3 +372,64 @@ def test_filterd_down_tempfails_and_keeps_mail(mta, tmp_path):
     before = p.delivered()
     assert swaks(p.port, corpus_files("dev", "ham", 1)[0]).returncode == 0
     wait_delivered(p, before)
+
+
+GREYLIST_CF = ("header   TEST_GREYLIST_ME  X-Greylist-Me =~ /yes/\n"
+               "describe TEST_GREYLIST_ME  test marker: lands in the greylist band\n"
+               "score    TEST_GREYLIST_ME  4.5\n")
+
+
+def restart_with(f, base, extra):
+    f.stop()
+    f.base_config = base
+    f.write_config(extra)
+    f.start()
+
+
+def test_greylist_band_gets_451_then_retry_delivered(mta, tmp_path):
+    f, p = mta
+    cf = f.tmp / "greylist-local.cf"
+    cf.write_text(GREYLIST_CF)
+    saved = f.base_config
+    paths = f"rules:\n  paths: [{ROOT / 'rules' / 'default'}]\n"
+    base = saved.replace(paths, paths + f"  local: [{cf}]\n")
+    greylist = "greylist:\n  enabled: true\n  mode: score\n  clock_offset: {}\n"
+    marked = tmp_path / "marked.eml"
+    marked.write_text("From: a@example.org\r\nTo: user@example.test\r\nSubject: band\r\n"
+                      "Date: Sun, 22 Nov 2026 12:00:00 +0000\r\nMessage-ID: <band1@example.org>\r\n"
+                      "X-Greylist-Me: yes\r\n\r\nhello\r\n")
+    try:
+        # Without greylisting the band is only a hint: accepted (protocols.md 6.2).
+        restart_with(f, base, "")
+        before = p.delivered()
+        r = swaks(p.port, marked)
+        assert r.returncode == 0, r.stdout
+        msg = parse(wait_delivered(p, before)[0])
+        assert msg["X-Rspamd-Action"] == "greylist", msg["X-Spamd-Result"]
+        # With greylisting: the first attempt is refused with 451.
+        restart_with(f, base, greylist.format(0))
+        before = p.delivered()
+        r = swaks(p.port, marked)
+        assert "<** 451 4.7.1 Try again later" in r.stdout, r.stdout
+        assert r.returncode != 0
+        assert "milter-reject: END-OF-MESSAGE" in p.log()
+        # An early retry too.
+        r = swaks(p.port, marked)
+        assert "<** 451 4.7.1 Try again later" in r.stdout, r.stdout
+        # Below the band: not greylisted at all.
+        ham = corpus_files("dev", "ham", 1)[0]
+        r = swaks(p.port, ham)
+        assert r.returncode == 0, r.stdout
+        time.sleep(0.5)
+        assert len([x for x in p.delivered() if x not in before]) == 1
+        # Five minutes later (clock moved; the restart also shows the state
+        # is kept): the retry is delivered.
+        restart_with(f, base, greylist.format(301))
+        before = p.delivered()
+        r = swaks(p.port, marked)
+        assert r.returncode == 0, r.stdout
+        msg = parse(wait_delivered(p, before)[0])
+        assert re.search(r"GREYLIST\(0\.00\)\[pass,delayed 30\d s\]", msg["X-Spamd-Result"]), \
+            msg["X-Spamd-Result"]
+    finally:
+        restart_with(f, saved, "")

@@ -45,9 +45,9 @@ def replies(s):
             return out
 
 
-def send_message(s, raw, qid):
+def send_message(s, raw, qid, mail_macros=b""):
     head, _, body = raw.partition(b"\r\n\r\n")
-    s.sendall(pkt(b"D", b"M") + pkt(b"M", b"<sender@example.org>\0"))
+    s.sendall(pkt(b"D", b"M" + mail_macros) + pkt(b"M", b"<sender@example.org>\0"))
     s.sendall(pkt(b"R", b"<user@example.test>\0") + pkt(b"D", b"Ti\0" + qid + b"\0"))
     for line in head.replace(b"\r\n\t", b"\n\t").replace(b"\r\n ", b"\n ").split(b"\r\n"):
         name, _, value = line.partition(b":")
@@ -110,3 +110,28 @@ def test_idle_connections_do_not_block_scans(filterd):
     assert time.time() - t0 < 5
     for c in idle + [s]:
         c.close()
+
+
+def test_authenticated_sender_skips_greylisting(make_filterd):
+    f = make_filterd("greylist:\n  enabled: true\n  mode: always\n").start()
+    s = connect(f)
+    msg = (b"From: a@example.org\r\nTo: user@example.test\r\nSubject: auth\r\n"
+           b"Date: Sun, 22 Nov 2026 12:00:00 +0000\r\nMessage-ID: <auth1@example.org>\r\n"
+           b"\r\nhello\r\n")
+    # {auth_authen} set (SASL login): accepted, nothing recorded.
+    r = send_message(s, msg, b"QIDAUTH1", b"{auth_authen}\0alice\0")
+    assert r[-1] == (b"a", b"")
+    # The same triplet unauthenticated: greylisted as a new record.
+    r = send_message(s, msg, b"QIDAUTH2")
+    assert r[-1] == (b"y", b"451 4.7.1 Try again later\0")
+    r = send_message(s, msg, b"QIDAUTH3", b"{auth_authen}\0alice\0")
+    assert r[-1] == (b"a", b"")
+    s.close()
+    log = f.log_text()
+    assert "GREYLIST" not in line(log, "QIDAUTH1") and "GREYLIST" not in line(log, "QIDAUTH3")
+    assert "GREYLIST(0.00)" in line(log, "QIDAUTH2")
+    assert "action=soft reject" in line(log, "QIDAUTH2")
+
+
+def line(log, qid):
+    return next(x for x in log.splitlines() if f"qid={qid} " in x)
