@@ -433,3 +433,46 @@ def test_greylist_band_gets_451_then_retry_delivered(mta, tmp_path):
             msg["X-Spamd-Result"]
     finally:
         restart_with(f, saved, "")
+
+
+@pytest.mark.skipif(not os.environ.get("MILTER_BENCH"),
+                    reason="throughput figure only: MILTER_BENCH=1 (default rules) or "
+                           "MILTER_BENCH=stock (stock SpamAssassin rules)")
+def test_bench_200_messages_over_10_parallel_swaks(tmp_path):
+    """One SMTP session (and milter connection) per message, as from the
+    Internet; prints messages/s through Postfix + filterd."""
+    f = Filterd(tmp_path / "f", stock_rules=os.environ["MILTER_BENCH"] == "stock").start()
+    p = Postfix(f.milter_port).start()
+    try:
+        files = corpus_files("dev", "ham", 40) + corpus_files("dev", "spam", 10)
+        codes = []
+        lock = threading.Lock()
+
+        def worker(k):
+            for i in range(20):
+                r = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(p.port),
+                                    "--helo", HELO, "--from", SENDER, "--to", RCPT,
+                                    "--data", str(files[(k * 20 + i) % len(files)]),
+                                    "--timeout", "60"], capture_output=True, timeout=120)
+                out = r.stdout.decode(errors="replace")
+                m = re.search(r"<-  250 2\.0\.0 Ok: queued|<\*\* +(\d{3}) ", out)
+                with lock:
+                    codes.append("none" if m is None else m.group(1) or "250")
+
+        before = p.delivered()
+        t0 = time.time()
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(600)
+        elapsed = time.time() - t0
+        ok = codes.count("250")
+        assert len(codes) == 200 and ok + codes.count("554") == 200, codes
+        assert len(wait_delivered(p, before, ok, timeout=60)) == ok
+        print(f"\nmilter via Postfix, 200 messages over 10 parallel swaks "
+              f"({'stock' if os.environ['MILTER_BENCH'] == 'stock' else 'default'} rules, "
+              f"{ok} delivered, {200 - ok} rejected): {elapsed:.2f} s, {200 / elapsed:.1f} msg/s")
+    finally:
+        p.stop()
+        f.stop()
