@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "fcore/cfg.h"
 #include "fcore/msg.h"
@@ -345,6 +346,44 @@ test_survives_reopen(void **state)
 	fx_free(f);
 }
 
+static void
+test_schema_version_checked(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	char err[512], path[128];
+	sqlite3 *db;
+
+	(void)state;
+	greylist_close(&f->g);
+	snprintf(path, sizeof(path), "%s/greylist.sqlite", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	err[0] = '\0';
+	assert_null(greylist_open(f->cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "schema version 7, expected 1"));
+	assert_int_equal(greylist_prepare(f->cfg, err, sizeof(err)), -1);
+	fx_free(f);
+}
+
+static void
+test_disabled_creates_nothing(void **state)
+{
+	char dir[] = "/tmp/test-greylist-off-XXXXXX", text[256], err[256], path[300];
+	struct fconf *cfg;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(text, sizeof(text), "state_dir: %s\n", dir);
+	cfg = cfg_load_buffer("t.yaml", text, strlen(text), err, sizeof(err));
+	assert_non_null(cfg);
+	assert_int_equal(greylist_prepare(cfg, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/greylist.sqlite", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	cfg_free(&cfg);
+	rmdir(dir);
+}
+
 /* ---------------------------------------------------------------- */
 /* The scan hook                                                      */
 /* ---------------------------------------------------------------- */
@@ -511,6 +550,8 @@ main(void)
 		cmocka_unit_test(test_sender_key),
 		cmocka_unit_test(test_several_recipients),
 		cmocka_unit_test(test_survives_reopen),
+		cmocka_unit_test(test_schema_version_checked),
+		cmocka_unit_test(test_disabled_creates_nothing),
 		cmocka_unit_test(test_hook_score_mode),
 		cmocka_unit_test(test_hook_always_mode),
 		cmocka_unit_test(test_hook_exempt),
