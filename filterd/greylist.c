@@ -26,7 +26,7 @@
 #define AWL_COUNT_INTERVAL 3600
 /* Rows swept per check, and how often a process sweeps (scan clock). */
 #define SWEEP_BATCH 100
-#define SWEEP_INTERVAL 60
+#define SWEEP_INTERVAL 10
 #define KEY_MAX 512
 #define MAX_RCPTS 1000
 
