@@ -7,6 +7,7 @@ filterd's milter port, milter_default_action = tempfail. Messages go in with
 swaks (one per SMTP session) or smtplib (several per session); what Postfix
 delivered is read back from the Maildir.
 """
+import base64
 import email
 import email.policy
 import json
@@ -61,7 +62,7 @@ postlog   unix-dgram n - n - 1 postlogd
 class Postfix:
     """A throw-away Postfix (protocols.md 4.9) delivering to a Maildir."""
 
-    def __init__(self, milter_port):
+    def __init__(self, milter_port, sasl_port=None):
         # Not under pytest's tmp_path: that is 0700 root, and Postfix's
         # daemons (user postfix, delivery as nobody) must reach their dirs.
         self.root = Path(tempfile.mkdtemp(prefix="filterd-postfix-", dir="/tmp"))
@@ -98,7 +99,10 @@ biff = no
 smtpd_milters = inet:127.0.0.1:{milter_port}
 milter_default_action = tempfail
 milter_protocol = 6
-""")
+""" + (f"""smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = inet:127.0.0.1:{sasl_port}
+""" if sasl_port else ""))
         (self.conf / "master.cf").write_text(MASTER_CF.format(port=self.port))
 
     def postfix(self, *args):
@@ -153,13 +157,62 @@ def alive(pid):
         return False
 
 
+class FakeDovecotAuth:
+    """Just enough of Dovecot's auth protocol (version 1.2) for Postfix's
+    smtpd_sasl_type = dovecot: PLAIN, one fixed password."""
+
+    PASSWORD = "secret"
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.session, args=(c,), daemon=True).start()
+
+    def session(self, c):
+        with c, c.makefile("rwb", buffering=0) as io:
+            io.write(b"VERSION\t1\t2\nMECH\tPLAIN\tplaintext\nSPID\t1\nCUID\t1\n"
+                     b"COOKIE\t" + b"0" * 32 + b"\nDONE\n")
+            for line in io:
+                f = line.rstrip(b"\n").split(b"\t")
+                if f[0] == b"AUTH":
+                    resp = [x[5:] for x in f if x.startswith(b"resp=")]
+                    io.write(self.answer(f[1], resp[0]) if resp else b"CONT\t" + f[1] + b"\t\n")
+                elif f[0] == b"CONT":
+                    io.write(self.answer(f[1], f[2] if len(f) > 2 else b""))
+
+    def answer(self, rid, b64):
+        try:
+            _, user, pw = base64.b64decode(b64).split(b"\0")
+        except ValueError:
+            return b"FAIL\t" + rid + b"\n"
+        if pw.decode() != self.PASSWORD:
+            return b"FAIL\t" + rid + b"\tuser=" + user + b"\n"
+        return b"OK\t" + rid + b"\tuser=" + user + b"\n"
+
+    def close(self):
+        self.sock.close()
+
+
 @pytest.fixture(scope="module")
 def mta(tmp_path_factory):
     f = Filterd(tmp_path_factory.mktemp("filterd")).start()
-    p = Postfix(f.milter_port).start()
+    auth = FakeDovecotAuth()
+    p = Postfix(f.milter_port, auth.port).start()
     yield f, p
     p.stop()
     f.stop()
+    auth.close()
     assert "AddressSanitizer" not in f.log_text()
     assert "runtime error" not in f.log_text()
 
@@ -476,3 +529,29 @@ def test_bench_200_messages_over_10_parallel_swaks(tmp_path):
     finally:
         p.stop()
         f.stop()
+
+
+def test_authenticated_sender_not_greylisted(mta, tmp_path):
+    """Postfix passes the SASL login as {auth_authen}: no greylisting, no
+    result headers; the same message unauthenticated gets 451."""
+    f, p = mta
+    saved = f.base_config
+    m = tmp_path / "auth.eml"
+    m.write_text("From: a@example.org\r\nTo: user@example.test\r\nSubject: auth\r\n"
+                 "Date: Sun, 22 Nov 2026 12:00:00 +0000\r\nMessage-ID: <auth1@example.org>\r\n"
+                 "\r\nhello\r\n")
+    try:
+        restart_with(f, saved, "greylist:\n  enabled: true\n  mode: always\n")
+        before = p.delivered()
+        r = swaks(p.port, m, "--auth", "PLAIN", "--auth-user", "alice",
+                  "--auth-password", FakeDovecotAuth.PASSWORD)
+        assert "<~  235 2.7.0 Authentication successful" in r.stdout \
+            or "<-  235 2.7.0 Authentication successful" in r.stdout, r.stdout
+        assert r.returncode == 0, r.stdout
+        msg = parse(wait_delivered(p, before)[0])
+        assert msg.get_all("X-Spam-Status") is None, msg.keys()
+        assert "sasl_username=alice" in p.log()
+        r = swaks(p.port, m)
+        assert "<** 451 4.7.1 Try again later" in r.stdout, r.stdout
+    finally:
+        restart_with(f, saved, "")
