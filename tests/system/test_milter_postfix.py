@@ -3,7 +3,8 @@
 The test starts a private Postfix instance as root: its own config, queue
 and data directories under a scratch directory, smtpd on a free loopback
 port, virtual delivery into a Maildir there, smtpd_milters pointing at
-filterd's milter port, milter_default_action = tempfail. Messages go in with
+filterd's milter port, milter_default_action = tempfail, SASL AUTH PLAIN
+against a fake Dovecot auth server in this process. Messages go in with
 swaks (one per SMTP session) or smtplib (several per session); what Postfix
 delivered is read back from the Maildir.
 """
