@@ -11,6 +11,7 @@
 
 #include "async.h"
 #include "checks.h"
+#include "greylist.h"
 #include "rbl.h"
 #include "rules/rules.h"
 #include "stats/stats.h"
@@ -64,6 +65,8 @@ scan_engine_init(struct scan_engine *e, const struct fconf *cfg, bool compile_ru
 	rbl_register(e->symtab, cfg);
 	if (cfg->stats.enabled)
 		stats_register_symbols(e->symtab);
+	if (cfg->greylist.enabled)
+		greylist_register(e->symtab);
 	if (compile_rules && cfg->rules.enabled) {
 		e->rules = rules_load(cfg, e->symtab, err, errlen);
 		if (e->rules == NULL)
@@ -111,6 +114,7 @@ scan_engine_deinit(struct scan_engine *e)
 {
 	rbl_free(&e->rbl);
 	stats_close(&e->stats);
+	greylist_close(&e->greylist);
 	rules_scratch_free(&e->scratch);
 	rules_free(&e->rules);
 	symtab_free(&e->symtab);
@@ -246,6 +250,9 @@ scan_finish(struct scan_task *t)
 {
 	const char *subject = t->msg.mime ? t->msg.mime->subject : t->raw_subject;
 	result_finalize(&t->result, &t->actions, subject);
+	/* Greylisting needs the action; a defer forces soft reject. */
+	if (greylist_scan(t->engine->greylist, t))
+		result_finalize(&t->result, &t->actions, subject);
 	t->time_real = scan_monotonic() - t->start;
 	if (!(t->flags & SCAN_F_NO_LOG))
 		scan_log_result(t);

@@ -33,6 +33,7 @@ struct rbl;
 struct rules_db;
 struct rules_scratch;
 struct stats_ctx;
+struct greylist;
 
 struct scan_engine {
 	const struct fconf *cfg;
@@ -40,6 +41,7 @@ struct scan_engine {
 	struct rules_db *rules;
 	struct rules_scratch *scratch;
 	struct stats_ctx *stats;
+	struct greylist *greylist; /* scan workers only, opened after fork */
 	struct mime_limits mime_limits;
 	struct event_base *base; /* the process's loop, for async checks */
 	struct rbl *rbl;         /* per process, NULL when rbl is off */

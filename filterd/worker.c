@@ -10,6 +10,7 @@
 #include "controller.h"
 #include "fcore/log.h"
 #include "fcore/xalloc.h"
+#include "greylist.h"
 #include "http_conn.h"
 #include "http_scan.h"
 #include "milter_session.h"
@@ -108,6 +109,12 @@ worker_main(enum worker_role role, struct scan_engine *engine, const struct work
 	log_set_ident(role == WORKER_SCAN ? "filterd-worker" : "filterd-controller");
 	char err[512];
 	if (scan_engine_attach(engine, role == WORKER_CONTROLLER, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	/* Only scan workers greylist; each opens its own connection (after fork). */
+	if (role == WORKER_SCAN && cfg->greylist.enabled && engine->greylist == NULL &&
+	    (engine->greylist = greylist_open(cfg, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		return 1;
 	}
