@@ -32,8 +32,8 @@ struct offline_env {
 	double total_time;
 };
 
-static uint8_t *
-read_file(const char *path, size_t *len_r)
+uint8_t *
+offline_read_file(const char *path, size_t *len_r)
 {
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
@@ -48,10 +48,21 @@ read_file(const char *path, size_t *len_r)
 			data = xrealloc(data, cap);
 		}
 	}
+	int rerr = ferror(f) ? errno : 0;
 	fclose(f);
+	if (rerr != 0) { /* e.g. EISDIR: reading fails, not opening */
+		free(data);
+		errno = rerr;
+		return NULL;
+	}
 	*len_r = len;
 	return data;
 }
+
+struct scan_walk {
+	struct scan_engine *e;
+	struct offline_env *env;
+};
 
 struct scan_line {
 	const char *filename;
@@ -77,7 +88,7 @@ static void
 scan_file(struct scan_engine *e, struct offline_env *env, const char *path)
 {
 	size_t len;
-	uint8_t *data = read_file(path, &len);
+	uint8_t *data = offline_read_file(path, &len);
 	if (data == NULL) {
 		fprintf(stderr, "filterd scan: %s: %s\n", path, strerror(errno));
 		env->errors++;
@@ -108,27 +119,19 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Walks a directory in name order so output is reproducible; dot-files skipped like rspamc. */
-static void
-scan_path(struct scan_engine *e, struct offline_env *env, const char *path)
+/* The entries of directory path (dot-files left out) as "path/name", sorted. */
+static char **
+dir_names(const char *path, size_t *n_r, const char *who, unsigned *errors)
 {
-	struct stat st;
-	if (stat(path, &st) != 0) {
-		fprintf(stderr, "filterd scan: %s: %s\n", path, strerror(errno));
-		env->errors++;
-		return;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		scan_file(e, env, path);
-		return;
-	}
-	DIR *d = opendir(path);
-	if (d == NULL) {
-		env->errors++;
-		return;
-	}
 	char **names = NULL;
 	size_t n = 0;
+	*n_r = 0;
+	DIR *d = opendir(path);
+	if (d == NULL) {
+		fprintf(stderr, "%s: %s: %s\n", who, path, strerror(errno));
+		(*errors)++;
+		return NULL;
+	}
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
@@ -140,12 +143,54 @@ scan_path(struct scan_engine *e, struct offline_env *env, const char *path)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		scan_path(e, env, names[i]);
-		free(names[i]);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_str);
+	*n_r = n;
+	return names;
+}
+
+/* Walks a directory in name order so output is reproducible; dot-files
+ * skipped like rspamc. Iterative over an explicit stack of pending paths:
+ * the depth of a directory tree is not ours to trust. */
+void
+offline_walk(const char *path, offline_file_fn fn, void *arg, const char *who, unsigned *errors)
+{
+	char **stack = xmalloc(sizeof(*stack));
+	size_t depth = 1;
+	stack[0] = xstrdup(path);
+	while (depth > 0) {
+		char *p = stack[--depth];
+		struct stat st;
+		if (stat(p, &st) != 0) {
+			fprintf(stderr, "%s: %s: %s\n", who, p, strerror(errno));
+			(*errors)++;
+		} else if (!S_ISDIR(st.st_mode)) {
+			if (fn(p, arg) != 0) {
+				free(p);
+				while (depth > 0)
+					free(stack[--depth]);
+				break;
+			}
+		} else {
+			size_t n;
+			char **names = dir_names(p, &n, who, errors);
+			/* Pushed in reverse so they pop in name order. */
+			stack = xreallocarray(stack, depth + n + 1, sizeof(*stack));
+			for (size_t i = n; i > 0; i--)
+				stack[depth++] = names[i - 1];
+			free(names);
+		}
+		free(p);
 	}
-	free(names);
+	free(stack);
+}
+
+static int
+scan_one(const char *path, void *arg)
+{
+	struct scan_walk *w = arg;
+	scan_file(w->e, w->env, path);
+	return 0;
 }
 
 static void
@@ -196,8 +241,9 @@ offline_scan_main(const struct fconf *cfg, int argc, char **argv)
 		return 1;
 	}
 	double start = scan_monotonic();
+	struct scan_walk w = { &e, &env };
 	for (int i = optind; i < argc; i++)
-		scan_path(&e, &env, argv[i]);
+		offline_walk(argv[i], scan_one, &w, "filterd scan", &env.errors);
 	double wall = scan_monotonic() - start;
 	if (env.timing)
 		fprintf(stderr, "scanned %u file(s) in %.3f s: %.3f ms per message (scan only), %.1f messages/s\n",
@@ -225,7 +271,7 @@ offline_mime_main(const struct fconf *cfg, int argc, char **argv)
 	int rc = 0;
 	for (int i = 1; i < argc; i++) {
 		size_t len;
-		uint8_t *data = read_file(argv[i], &len);
+		uint8_t *data = offline_read_file(argv[i], &len);
 		if (data == NULL) {
 			fprintf(stderr, "filterd mime: %s: %s\n", argv[i], strerror(errno));
 			rc = 1;
