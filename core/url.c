@@ -208,10 +208,12 @@ host_idn(struct arena *a, char **h, size_t *n, uint32_t *flags)
 	*n = strlen(out);
 	*h = arena_strndup(a, out, *n);
 	idn2_free(out);
+	if (*h == NULL)
+		return -1; /* arena budget exhausted */
 	/* UTS #46 maps fullwidth letters and ideographic dots to plain ASCII:
 	 * a non-ASCII spelling of an ASCII name is disguise, not IDN. */
-	*flags |= has_idn_label(*h ? *h : "", *n) ? URL_IDN : URL_OBSCURED;
-	return *h ? 0 : -1;
+	*flags |= has_idn_label(*h, *n) ? URL_IDN : URL_OBSCURED;
+	return 0;
 }
 
 
