@@ -1,15 +1,14 @@
 #include "offline.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fcore/arena.h"
+#include "fcore/dirwalk.h"
 #include "fcore/log.h"
 #include "fcore/mime.h"
 #include "fcore/mime_json.h"
@@ -114,78 +113,6 @@ scan_file(struct scan_engine *e, struct offline_env *env, const char *path)
 }
 
 static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The entries of directory path (dot-files left out) as "path/name", sorted. */
-static char **
-dir_names(const char *path, size_t *n_r, const char *who, unsigned *errors)
-{
-	char **names = NULL;
-	size_t n = 0;
-	*n_r = 0;
-	DIR *d = opendir(path);
-	if (d == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", who, path, strerror(errno));
-		(*errors)++;
-		return NULL;
-	}
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		size_t sz = strlen(path) + strlen(de->d_name) + 2;
-		names[n] = xmalloc(sz);
-		snprintf(names[n], sz, "%s/%s", path, de->d_name);
-		n++;
-	}
-	closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_str);
-	*n_r = n;
-	return names;
-}
-
-/* Walks a directory in name order so output is reproducible; dot-files
- * skipped like rspamc. Iterative over an explicit stack of pending paths:
- * the depth of a directory tree is not ours to trust. */
-void
-offline_walk(const char *path, offline_file_fn fn, void *arg, const char *who, unsigned *errors)
-{
-	char **stack = xmalloc(sizeof(*stack));
-	size_t depth = 1;
-	stack[0] = xstrdup(path);
-	while (depth > 0) {
-		char *p = stack[--depth];
-		struct stat st;
-		if (stat(p, &st) != 0) {
-			fprintf(stderr, "%s: %s: %s\n", who, p, strerror(errno));
-			(*errors)++;
-		} else if (!S_ISDIR(st.st_mode)) {
-			if (fn(p, arg) != 0) {
-				free(p);
-				while (depth > 0)
-					free(stack[--depth]);
-				break;
-			}
-		} else {
-			size_t n;
-			char **names = dir_names(p, &n, who, errors);
-			/* Pushed in reverse so they pop in name order. */
-			stack = xreallocarray(stack, depth + n + 1, sizeof(*stack));
-			for (size_t i = n; i > 0; i--)
-				stack[depth++] = names[i - 1];
-			free(names);
-		}
-		free(p);
-	}
-	free(stack);
-}
-
-static int
 scan_one(const char *path, void *arg)
 {
 	struct scan_walk *w = arg;
@@ -243,7 +170,7 @@ offline_scan_main(const struct fconf *cfg, int argc, char **argv)
 	double start = scan_monotonic();
 	struct scan_walk w = { &e, &env };
 	for (int i = optind; i < argc; i++)
-		offline_walk(argv[i], scan_one, &w, "filterd scan", &env.errors);
+		dirwalk(argv[i], scan_one, &w, "filterd scan", &env.errors);
 	double wall = scan_monotonic() - start;
 	if (env.timing)
 		fprintf(stderr, "scanned %u file(s) in %.3f s: %.3f ms per message (scan only), %.1f messages/s\n",

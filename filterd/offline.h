@@ -21,11 +21,4 @@ int offline_learn_main(const struct fconf *cfg, int argc, char **argv);
 /* Whole file in a malloc'ed buffer; NULL with errno set on failure. */
 uint8_t *offline_read_file(const char *path, size_t *len_r);
 
-/* Called per regular file; non-zero stops the walk. */
-typedef int (*offline_file_fn)(const char *path, void *arg);
-/* Calls fn for path, or for every file under it (recursively, name order,
- * dot-files skipped). Unreadable paths are reported on stderr as
- * "who: path: reason" and counted in *errors. */
-void offline_walk(const char *path, offline_file_fn fn, void *arg, const char *who, unsigned *errors);
-
 #endif
