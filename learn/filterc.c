@@ -341,6 +341,7 @@ run(const struct opts *o, const char *cmd, const char *file)
 	if (rc != RUN_OK)
 		return rc;
 	rc = print_reply(o, path, file ? file : needs_body ? "stdin" : cmd, &r);
+	fflush(stdout); /* a line per message as it happens, also into a pipe */
 	buf_deinit(&r.body);
 	return rc;
 }
