@@ -165,3 +165,19 @@ def test_offline_learn_then_daemon(make_filterd):
     f = corpus_files("train", "spam", 1)[0]
     r = rspamc("-h", f"127.0.0.1:{d.controller_port}", "learn_spam", str(f))
     assert b"has been already learned as spam" in r.stdout, r.stdout
+
+
+def test_offline_learn_for_a_user(make_filterd):
+    """`filterd learn -d user` fills that user's store: the daemon answers
+    from it for that user only."""
+    d = make_filterd("stats:\n  min_learns: 5\n  learn_global: false\n")
+    for label in ("spam", "ham"):
+        r = subprocess.run([FILTERD, "--config", str(d.config), "learn", f"--{label}", "-d", "carol@example.test",
+                            *map(str, corpus_files("train", label, 30))], capture_output=True, timeout=120)
+        assert r.returncode == 0 and b" 0 error(s)" in r.stdout, r.stdout + r.stderr
+    d.start()
+    f = corpus_files("dev", "spam", 1)[0]
+    sym, opts = bayes(d, f, "carol@example.test")
+    assert sym is not None and opts[1] == "user", (sym, opts)
+    sym, why = bayes(d, f, "dave@example.test")
+    assert sym is None and "training" in why, why
