@@ -116,7 +116,8 @@ parse_reply(struct buf *raw, struct reply *r)
 {
 	struct span all = buf_span(raw);
 	ptrdiff_t end = span_find(all, SPAN_LIT("\r\n\r\n"));
-	if (end < 0 || all.len < 12 || memcmp(all.p, "HTTP/1.", 7) != 0)
+	/* "HTTP/1.x NNN" must fit before the blank line. */
+	if (end < 12 || memcmp(all.p, "HTTP/1.", 7) != 0)
 		return false;
 	r->status = atoi((const char *)all.p + 9);
 	const uint8_t *sp = memchr(all.p + 9, ' ', (size_t)end - 9);
