@@ -1,6 +1,5 @@
 #include "offline.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
@@ -8,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fcore/arena.h"
+#include "fcore/dirwalk.h"
 #include "fcore/log.h"
 #include "fcore/mime.h"
 #include "fcore/mime_json.h"
@@ -33,8 +32,8 @@ struct offline_env {
 	double total_time;
 };
 
-static uint8_t *
-read_file(const char *path, size_t *len_r)
+uint8_t *
+offline_read_file(const char *path, size_t *len_r)
 {
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
@@ -49,10 +48,21 @@ read_file(const char *path, size_t *len_r)
 			data = xrealloc(data, cap);
 		}
 	}
+	int rerr = ferror(f) ? errno : 0;
 	fclose(f);
+	if (rerr != 0) { /* e.g. EISDIR: reading fails, not opening */
+		free(data);
+		errno = rerr;
+		return NULL;
+	}
 	*len_r = len;
 	return data;
 }
+
+struct scan_walk {
+	struct scan_engine *e;
+	struct offline_env *env;
+};
 
 struct scan_line {
 	const char *filename;
@@ -80,7 +90,7 @@ static void
 scan_file(struct scan_engine *e, struct offline_env *env, const char *path)
 {
 	size_t len;
-	uint8_t *data = read_file(path, &len);
+	uint8_t *data = offline_read_file(path, &len);
 	if (data == NULL) {
 		fprintf(stderr, "filterd scan: %s: %s\n", path, strerror(errno));
 		env->errors++;
@@ -111,49 +121,11 @@ scan_file(struct scan_engine *e, struct offline_env *env, const char *path)
 }
 
 static int
-cmp_str(const void *a, const void *b)
+scan_one(const char *path, void *arg)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Walks a directory in name order so output is reproducible; dot-files skipped like rspamc. */
-static void
-scan_path(struct scan_engine *e, struct offline_env *env, const char *path)
-{
-	struct stat st;
-	if (stat(path, &st) != 0) {
-		fprintf(stderr, "filterd scan: %s: %s\n", path, strerror(errno));
-		env->errors++;
-		return;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		scan_file(e, env, path);
-		return;
-	}
-	DIR *d = opendir(path);
-	if (d == NULL) {
-		env->errors++;
-		return;
-	}
-	char **names = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		size_t sz = strlen(path) + strlen(de->d_name) + 2;
-		names[n] = xmalloc(sz);
-		snprintf(names[n], sz, "%s/%s", path, de->d_name);
-		n++;
-	}
-	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		scan_path(e, env, names[i]);
-		free(names[i]);
-	}
-	free(names);
+	struct scan_walk *w = arg;
+	scan_file(w->e, w->env, path);
+	return 0;
 }
 
 static void
@@ -212,8 +184,9 @@ offline_scan_main(const struct fconf *cfg, int argc, char **argv)
 		return 1;
 	}
 	double start = scan_monotonic();
+	struct scan_walk w = { &e, &env };
 	for (int i = optind; i < argc; i++)
-		scan_path(&e, &env, argv[i]);
+		dirwalk(argv[i], scan_one, &w, "filterd scan", &env.errors);
 	double wall = scan_monotonic() - start;
 	if (env.timing)
 		fprintf(stderr, "scanned %u file(s) in %.3f s: %.3f ms per message (scan only), %.1f messages/s\n",
@@ -242,7 +215,7 @@ offline_mime_main(const struct fconf *cfg, int argc, char **argv)
 	int rc = 0;
 	for (int i = 1; i < argc; i++) {
 		size_t len;
-		uint8_t *data = read_file(argv[i], &len);
+		uint8_t *data = offline_read_file(argv[i], &len);
 		if (data == NULL) {
 			fprintf(stderr, "filterd mime: %s: %s\n", argv[i], strerror(errno));
 			rc = 1;
