@@ -1,15 +1,15 @@
 #include "offline.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fcore/arena.h"
+#include "fcore/dirwalk.h"
 #include "fcore/log.h"
 #include "fcore/mime.h"
 #include "fcore/mime_json.h"
@@ -33,8 +33,8 @@ struct offline_env {
 	double stage[SCAN_ST_COUNT]; /* --timing: seconds per stage over all files */
 };
 
-static uint8_t *
-read_file(const char *path, size_t *len_r)
+uint8_t *
+offline_read_file(const char *path, size_t *len_r)
 {
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
@@ -49,14 +49,26 @@ read_file(const char *path, size_t *len_r)
 			data = xrealloc(data, cap);
 		}
 	}
+	int rerr = ferror(f) ? errno : 0;
 	fclose(f);
+	if (rerr != 0) { /* e.g. EISDIR: reading fails, not opening */
+		free(data);
+		errno = rerr;
+		return NULL;
+	}
 	*len_r = len;
 	return data;
 }
 
+struct scan_walk {
+	struct scan_engine *e;
+	struct offline_env *env;
+};
+
 struct scan_line {
 	const char *filename;
 	struct offline_env *env;
+	bool done;
 };
 
 /* --timing: the message's stages (ms) appended to its reply line. */
@@ -97,6 +109,7 @@ print_done(struct scan_task *t, void *arg)
 	l->env->total_time += t->time_real;
 	for (int i = 0; i < SCAN_ST_COUNT; i++)
 		l->env->stage[i] += t->stage[i];
+	l->done = true;
 }
 
 /* --timing: where the time of the scans went, as totals over all files. */
@@ -118,7 +131,7 @@ static void
 scan_file(struct scan_engine *e, struct offline_env *env, const char *path)
 {
 	size_t len;
-	uint8_t *data = read_file(path, &len);
+	uint8_t *data = offline_read_file(path, &len);
 	if (data == NULL) {
 		fprintf(stderr, "filterd scan: %s: %s\n", path, strerror(errno));
 		env->errors++;
@@ -138,57 +151,24 @@ scan_file(struct scan_engine *e, struct offline_env *env, const char *path)
 	t->flags |= SCAN_F_NO_LOG;
 	if (env->timing)
 		t->flags |= SCAN_F_PROFILE;
-	struct scan_line line = { path, env };
+	struct scan_line line = { path, env, false };
 	scan_run(t, print_done, &line);
+	/* The same pipeline as a worker: async checks answer on the loop, and
+	 * the task budget bounds the wait. */
+	while (!line.done && e->base != NULL)
+		if (event_base_loop(e->base, EVLOOP_ONCE) != 0)
+			break; /* nothing left to wait for */
 	scan_task_free(&t);
 	free(data);
 	env->files++;
 }
 
 static int
-cmp_str(const void *a, const void *b)
+scan_one(const char *path, void *arg)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Walks a directory in name order so output is reproducible; dot-files skipped like rspamc. */
-static void
-scan_path(struct scan_engine *e, struct offline_env *env, const char *path)
-{
-	struct stat st;
-	if (stat(path, &st) != 0) {
-		fprintf(stderr, "filterd scan: %s: %s\n", path, strerror(errno));
-		env->errors++;
-		return;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		scan_file(e, env, path);
-		return;
-	}
-	DIR *d = opendir(path);
-	if (d == NULL) {
-		env->errors++;
-		return;
-	}
-	char **names = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		size_t sz = strlen(path) + strlen(de->d_name) + 2;
-		names[n] = xmalloc(sz);
-		snprintf(names[n], sz, "%s/%s", path, de->d_name);
-		n++;
-	}
-	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		scan_path(e, env, names[i]);
-		free(names[i]);
-	}
-	free(names);
+	struct scan_walk *w = arg;
+	scan_file(w->e, w->env, path);
+	return 0;
 }
 
 static void
@@ -233,14 +213,23 @@ offline_scan_main(const struct fconf *cfg, int argc, char **argv)
 	char err[1024];
 	if (state_dir_ensure(cfg->state_dir) != 0)
 		return 1;
+	struct event_base *base = event_base_new();
+	if (base == NULL) {
+		fprintf(stderr, "filterd scan: cannot create an event loop\n");
+		return 1;
+	}
 	if (scan_engine_init(&e, cfg, true, err, sizeof(err)) != 0 ||
-	    scan_engine_attach(&e, false, err, sizeof(err)) != 0) {
+	    scan_engine_attach(&e, false, err, sizeof(err)) != 0 ||
+	    scan_engine_set_loop(&e, base, err, sizeof(err)) != 0) {
 		fprintf(stderr, "filterd scan: %s\n", err);
+		scan_engine_deinit(&e);
+		event_base_free(base);
 		return 1;
 	}
 	double start = scan_monotonic();
+	struct scan_walk w = { &e, &env };
 	for (int i = optind; i < argc; i++)
-		scan_path(&e, &env, argv[i]);
+		dirwalk(argv[i], scan_one, &w, "filterd scan", &env.errors);
 	double wall = scan_monotonic() - start;
 	if (env.timing)
 		print_stages(&env);
@@ -249,6 +238,7 @@ offline_scan_main(const struct fconf *cfg, int argc, char **argv)
 		    env.files, wall, env.files ? env.total_time * 1000.0 / env.files : 0.0,
 		    wall > 0 ? env.files / wall : 0.0);
 	scan_engine_deinit(&e);
+	event_base_free(base);
 	free(env.rcpt);
 	return env.errors ? 1 : 0;
 }
@@ -270,7 +260,7 @@ offline_mime_main(const struct fconf *cfg, int argc, char **argv)
 	int rc = 0;
 	for (int i = 1; i < argc; i++) {
 		size_t len;
-		uint8_t *data = read_file(argv[i], &len);
+		uint8_t *data = offline_read_file(argv[i], &len);
 		if (data == NULL) {
 			fprintf(stderr, "filterd mime: %s: %s\n", argv[i], strerror(errno));
 			rc = 1;
