@@ -5,7 +5,9 @@
  * single: one transaction per message, as the controller learns), the
  * classification time per message (median, p99), ROC AUC of the Bayes
  * probability, spam recall and ham FPR where BAYES_SPAM fires, the recall
- * reachable at FPR <= 0.3 %, and the database size.
+ * reachable at FPR <= 0.3 %, and the database size. The whole score
+ * (rules + Bayes) at the add-header action and learning over the controller
+ * need the daemon: bench/run --accuracy prints them (bench/README.md).
  *
  * usage: bayes_eval [-c corpus] [-w window] [-H 0|1] [-s max_sig] [-d min_dev]
  *                   [-u 0|1] [-x robx] [-r robs] [-S single_n]

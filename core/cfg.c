@@ -983,18 +983,14 @@ returncode_item(struct cfg_ctx *x, struct fy_node *item, int line, const char *s
 	out->symbol = sym;
 	out->pattern = arena_scalar(x, item, line, s);
 	out->bits = 0;
+	out->weighted = false;
 	return out->pattern != NULL;
 }
 
+/* The addresses of one returncodes symbol: one, or a list. */
 static bool
-returncodes_symbol(struct cfg_ctx *x, struct fy_node *k, struct span name, int kline,
-    struct fy_node *v, void *arg)
+add_codes(struct cfg_ctx *x, struct fy_node *v, int kline, struct cfg_rbl_zone *z, const char *sym)
 {
-	struct cfg_rbl_zone *z = arg;
-	if (!is_symbol_name(name))
-		return fail(x, kline, "\"%s\" is not a valid symbol name (A-Z, a-z, 0-9, _ - .)",
-		    value_str(x, name).s);
-	const char *sym = arena_strndup(x->c->arena, name.p, name.len);
 	if (v != NULL && fy_node_get_type(v) == FYNT_SEQUENCE) {
 		int n = fy_node_sequence_item_count(v);
 		if (n <= 0)
@@ -1018,6 +1014,72 @@ returncodes_symbol(struct cfg_ctx *x, struct fy_node *k, struct span name, int k
 	return true;
 }
 
+/* The long form of a code symbol: { codes: ..., weight: N } or
+ * { bits: N, weight: N }. */
+struct code_spec {
+	struct cfg_rbl_zone *z;
+	const char *sym;
+	uint32_t bits;
+	double weight;
+};
+
+static bool
+spec_codes(struct cfg_ctx *x, struct fy_node *v, int line, void *base)
+{
+	struct code_spec *cs = base;
+	return add_codes(x, v, line, cs->z, cs->sym);
+}
+
+#define CS struct code_spec
+enum { CODE_KEY_WEIGHT = 1 };
+static const struct cfg_key code_keys[] = {
+	{ .path = "codes", .type = CFG_CUSTOM, .custom = spec_codes, .flags = CFG_F_REQUIRED },
+	[CODE_KEY_WEIGHT] = K_DBL(CS, "weight", weight, -CFG_SCORE_MAX, CFG_SCORE_MAX),
+};
+static const struct cfg_key bits_keys[] = {
+	{ .path = "bits", .type = CFG_UINT, FLD(CS, bits), .umin = 1, .umax = UINT32_MAX,
+	  .flags = CFG_F_REQUIRED },
+	[CODE_KEY_WEIGHT] = K_DBL(CS, "weight", weight, -CFG_SCORE_MAX, CFG_SCORE_MAX),
+};
+
+/* Walks the long form; codes added by it get the weight when given. */
+static bool
+code_spec_walk(struct cfg_ctx *x, struct fy_node *v, int kline, struct cfg_rbl_zone *z,
+    const char *sym, bool bits)
+{
+	struct code_spec cs = { .z = z, .sym = sym };
+	bool seen[2];
+	size_t first = z->ncodes;
+	if (!walk_record(x, v, line_or(v, kline), bits ? bits_keys : code_keys, 2, &cs, seen))
+		return false;
+	if (bits) {
+		struct cfg_rbl_code *code = zone_grow(x->c->arena, z, 1);
+		code->symbol = sym;
+		code->pattern = NULL;
+		code->bits = cs.bits;
+		z->ncodes++;
+	}
+	for (size_t i = first; i < z->ncodes; i++) {
+		z->codes[i].weighted = seen[CODE_KEY_WEIGHT];
+		z->codes[i].weight = cs.weight;
+	}
+	return true;
+}
+
+static bool
+returncodes_symbol(struct cfg_ctx *x, struct fy_node *k, struct span name, int kline,
+    struct fy_node *v, void *arg)
+{
+	struct cfg_rbl_zone *z = arg;
+	if (!is_symbol_name(name))
+		return fail(x, kline, "\"%s\" is not a valid symbol name (A-Z, a-z, 0-9, _ - .)",
+		    value_str(x, name).s);
+	const char *sym = arena_strndup(x->c->arena, name.p, name.len);
+	if (v != NULL && fy_node_get_type(v) == FYNT_MAPPING)
+		return code_spec_walk(x, v, kline, z, sym, false);
+	return add_codes(x, v, kline, z, sym);
+}
+
 static bool
 returnbits_symbol(struct cfg_ctx *x, struct fy_node *k, struct span name, int kline,
     struct fy_node *v, void *arg)
@@ -1028,9 +1090,13 @@ returnbits_symbol(struct cfg_ctx *x, struct fy_node *k, struct span name, int kl
 	if (!is_symbol_name(name))
 		return fail(x, kline, "\"%s\" is not a valid symbol name (A-Z, a-z, 0-9, _ - .)",
 		    value_str(x, name).s);
+	const char *sym = arena_strndup(x->c->arena, name.p, name.len);
+	if (v != NULL && fy_node_get_type(v) == FYNT_MAPPING)
+		return code_spec_walk(x, v, kline, z, sym, true);
 	struct cfg_rbl_code *code = zone_grow(x->c->arena, z, 1);
-	code->symbol = arena_strndup(x->c->arena, name.p, name.len);
+	code->symbol = sym;
 	code->pattern = NULL;
+	code->weighted = false;
 	if (!apply_value(x, &bits_key, v, kline, &code->bits))
 		return false;
 	z->ncodes++;

@@ -65,6 +65,7 @@ mime_limits_default(struct mime_limits *l)
 	l->max_header_size = 32 * 1024;
 	l->max_boundary = 256;
 	l->max_urls = 10000;
+	l->defer_extract = false;
 }
 
 /* Anomalies per message are capped: each kind can fire per part and a
@@ -630,7 +631,8 @@ mime_parse(struct arena *a, struct span raw, const struct mime_limits *limits)
 	c.m->headers = c.m->parts[0].headers;
 	c.m->body = c.m->parts[0].raw_body;
 	mime_message_fields(&c);
-	mime_extract(a, c.m, limits);
+	if (!limits->defer_extract)
+		mime_extract(a, c.m, limits);
 	return c.m;
 }
 

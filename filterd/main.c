@@ -1,6 +1,6 @@
 /*
  * main.c - command line: the daemon, --check-config, and the offline
- * subcommands (scan, mime).
+ * subcommands (scan, mime, rules, learn).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -21,6 +21,7 @@ usage(FILE *f)
 	    "       filterd [--config FILE] scan [-d user] [-i ip] [-F from] [-r rcpt] FILE|DIR...\n"
 	    "       filterd [--config FILE] mime FILE\n"
 	    "       filterd [--config FILE] rules [--list]\n"
+	    "       filterd [--config FILE] learn --spam|--ham [-d user] [--batch N] [-v] FILE|DIR...\n"
 	    "       filterd --version\n");
 }
 
@@ -67,6 +68,8 @@ main(int argc, char **argv)
 		rc = offline_mime_main(cfg, argc - optind, argv + optind);
 	else if (optind < argc && strcmp(argv[optind], "rules") == 0)
 		rc = offline_rules_main(cfg, argc - optind, argv + optind);
+	else if (optind < argc && strcmp(argv[optind], "learn") == 0)
+		rc = offline_learn_main(cfg, argc - optind, argv + optind);
 	else if (optind < argc) {
 		fprintf(stderr, "filterd: unknown command '%s'\n", argv[optind]);
 		usage(stderr);

@@ -89,10 +89,23 @@ struct milter_session {
 	bool closed;			/* socket gone; free when pending == 0 */
 };
 
+/*
+ * The scan(s) of one message. With milter.multi_rcpt "each" and per-user
+ * Bayes, one task per distinct recipient runs after the first (the owner,
+ * which holds the raw message and the envelope the others borrow), one at
+ * a time, and the strictest result is answered. This struct lives in the
+ * owner's arena, so the owner is freed last.
+ */
 struct pending_scan {
 	struct milter_session *s;
 	uint64_t gen;
 	struct span headers;
+	struct scan_task *owner;
+	struct scan_task *best;		/* strictest result so far */
+	size_t next_rcpt;		/* "each": next recipient to classify for */
+	bool each;
+	bool looping;			/* inside run_each(): no recursion */
+	bool finished_sync;		/* the scan run_each started is done */
 };
 
 static void session_resume(struct milter_session *s);
@@ -783,22 +796,49 @@ answer_fallback(struct milter_session *s, enum cfg_on_error how)
 		s->state = MILTER_SS_CONNECTED;
 }
 
+/* Frees every task of a message: t (just finished), best, owner last. */
 static void
-scan_done_cb(struct scan_task *t, void *arg)
+pending_free(struct pending_scan *p, struct scan_task *t)
 {
-	struct pending_scan *p = arg;
-	struct milter_session *s = p->s;
+	struct scan_task *owner = p->owner, *best = p->best;
+
+	if (t != owner && t != best)
+		scan_task_free(&t);
+	if (best != NULL && best != owner)
+		scan_task_free(&best);
+	scan_task_free(&owner);
+}
+
+/* Lower action = stricter (result.h's order); a tie goes to the higher score. */
+static bool
+stricter(const struct scan_task *a, const struct scan_task *b)
+{
+	if (a->result.action != b->result.action)
+		return a->result.action < b->result.action;
+	return a->result.score > b->result.score;
+}
+
+static void
+keep_strictest(struct pending_scan *p, struct scan_task *t)
+{
+	struct scan_task *loser;
+
+	if (p->best == NULL || stricter(t, p->best)) {
+		loser = p->best;
+		p->best = t;
+	} else {
+		loser = t;
+	}
+	if (loser != NULL && loser != p->owner)
+		scan_task_free(&loser);
+}
+
+static void
+answer_scan(struct milter_session *s, struct pending_scan *p)
+{
+	struct scan_task *t = p->best;
 	bool authenticated = t->msg.env.user != NULL;
 
-	s->pending--;
-	if (p->gen != s->gen || s->scanning != t || s->closed) {
-		/* Answered already (timeout) or nobody left to answer. */
-		log_info("milter %s: qid=%s late scan result dropped", s->peer,
-		    qid_of(t));
-		scan_task_free(&t);
-		session_maybe_destroy(s);
-		return;
-	}
 	s->scanning = NULL;
 	if (s->timer != NULL)
 		evtimer_del(s->timer);
@@ -807,10 +847,106 @@ scan_done_cb(struct scan_task *t, void *arg)
 	if (!milter_verdict_to_replies(&s->out, &s->neg, t, p->headers,
 	    authenticated))
 		milter_fallback_reply(&s->out, fallback_of(s->cfg->milter.on_error));
-	scan_task_free(&t);
+	pending_free(p, t);
 	msg_drop(s);
 	s->state = MILTER_SS_CONNECTED;
 	session_resume(s);
+}
+
+/* The next recipient not classified yet (case-insensitive), or NULL. */
+static const char *
+next_recipient(struct pending_scan *p)
+{
+	const struct envelope *env = &p->owner->msg.env;
+
+	while (p->next_rcpt < env->nrcpt) {
+		const char *r = env->rcpt[p->next_rcpt++];
+		size_t i = 0;
+
+		while (i < p->next_rcpt - 1 && strcasecmp(env->rcpt[i], r) != 0)
+			i++;
+		if (i == p->next_rcpt - 1)
+			return r;
+	}
+	return NULL;
+}
+
+static void scan_done_cb(struct scan_task *t, void *arg);
+
+/* A task for the same message classified for another recipient's store. */
+static bool
+start_for_recipient(struct milter_session *s, struct pending_scan *p, const char *rcpt)
+{
+	struct scan_task *o = p->owner;
+	struct scan_task *t = scan_task_new(s->engine, o->msg.raw);
+
+	if (t == NULL)
+		return false;
+	t->msg.env = o->msg.env;	/* borrowed: the owner outlives t */
+	t->msg.env.deliver_to = rcpt;
+	t->flags = o->flags;
+	t->id = o->id;
+	t->now = o->now;
+	s->scanning = t;
+	s->pending++;
+	s->scan_fn(t, scan_done_cb, p);
+	return true;
+}
+
+/* One recipient after the other, iteratively: a scan that finishes at once
+ * comes back here through finished_sync instead of recursing. */
+static void
+run_each(struct milter_session *s, struct pending_scan *p)
+{
+	const char *rcpt;
+
+	p->looping = true;
+	while ((rcpt = next_recipient(p)) != NULL) {
+		p->finished_sync = false;
+		if (!start_for_recipient(s, p, rcpt))
+			break;
+		if (!p->finished_sync) {
+			p->looping = false;
+			return;		/* its done() goes on */
+		}
+	}
+	p->looping = false;
+	answer_scan(s, p);
+}
+
+static void
+scan_done_cb(struct scan_task *t, void *arg)
+{
+	struct pending_scan *p = arg;
+	struct milter_session *s = p->s;
+
+	s->pending--;
+	if (p->gen != s->gen || s->scanning != t || s->closed) {
+		/* Answered already (timeout) or nobody left to answer. */
+		log_info("milter %s: qid=%s late scan result dropped", s->peer,
+		    qid_of(t));
+		pending_free(p, t);
+		session_maybe_destroy(s);
+		return;
+	}
+	keep_strictest(p, t);
+	if (!p->each)
+		answer_scan(s, p);
+	else if (p->looping)
+		p->finished_sync = true;
+	else
+		run_each(s, p);
+}
+
+/* milter.multi_rcpt "each" matters only when Bayes is kept per user. */
+static bool
+classify_each(const struct milter_session *s, const struct scan_task *t)
+{
+	const struct fconf *cfg = s->cfg;
+
+	return cfg->milter.multi_rcpt != NULL &&
+	    strcmp(cfg->milter.multi_rcpt, "each") == 0 && cfg->stats.enabled &&
+	    cfg->stats.per_user && t->msg.env.nrcpt > 1;
 }
 
 /* Hands the raw buffer to the task (freed with it) and starts the scan. */
@@ -830,6 +966,10 @@ scan_start(struct milter_session *s, struct scan_task *t)
 	buf_init(&s->raw, NULL);
 	p->s = s;
 	p->gen = s->gen;
+	p->owner = t;
+	p->each = classify_each(s, t);
+	p->next_rcpt = 1;	/* the owner classifies for the first */
+	p->looping = p->each;
 	s->scanning = t;
 	s->pending++;
 	if (s->timer != NULL) {
@@ -838,7 +978,15 @@ scan_start(struct milter_session *s, struct scan_task *t)
 		    (suseconds_t)((tt - (double)(time_t)tt) * 1e6) };
 		evtimer_add(s->timer, &tv);
 	}
-	s->scan_fn(t, scan_done_cb, p);
+	if (!p->each) {
+		s->scan_fn(t, scan_done_cb, p);	/* p may be gone after this */
+		return;
+	}
+	s->scan_fn(t, scan_done_cb, p);		/* "each": p lives until answered */
+	if (p->finished_sync)
+		run_each(s, p);
+	else
+		p->looping = false;
 }
 
 void
@@ -1174,10 +1322,6 @@ milter_server_new(struct event_base *base, int listen_fd,
 		return NULL;
 	}
 	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
-	if (engine->cfg->milter.multi_rcpt != NULL &&
-	    strcmp(engine->cfg->milter.multi_rcpt, "each") == 0)
-		log_warn("milter.multi_rcpt \"each\" is not implemented yet; "
-		    "Bayes uses the first recipient");
 	return srv;
 }
 

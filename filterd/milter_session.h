@@ -96,9 +96,13 @@
  *		id after the first accepted recipient).
  *	R	argv[0] -> envelope_add_rcpt(clean address). Deliver-to user
  *		for per-user Bayes: the first RCPT (milter.multi_rcpt "first").
- *		NOT IMPLEMENTED YET: milter.multi_rcpt "each" (classify per
- *		recipient when the results differ) is accepted by the config
- *		but behaves as "first"; a warning says so at startup.
+ *		milter.multi_rcpt "each" with stats.per_user (and more than
+ *		one distinct recipient): at EOB the message is scanned once
+ *		per distinct recipient (case-insensitive), one task after the
+ *		other, each with that recipient as deliver_to; the strictest
+ *		result (lower action in result.h's order, then the higher
+ *		score) gives the headers and the verdict. Without per-user
+ *		Bayes every recipient would get the same result: one scan.
  *	D 'T','L','N','B','E'  "i" -> env.queue_id: take the latest
  *		non-empty value of any stage; by E it is always there.
  *	T	nothing (NODATA was asked; Postfix still sends D 'T').

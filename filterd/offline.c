@@ -1,15 +1,15 @@
 #include "offline.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fcore/arena.h"
+#include "fcore/dirwalk.h"
 #include "fcore/log.h"
 #include "fcore/mime.h"
 #include "fcore/mime_json.h"
@@ -30,10 +30,11 @@ struct offline_env {
 	unsigned files;
 	unsigned errors;
 	double total_time;
+	double stage[SCAN_ST_COUNT]; /* --timing: seconds per stage over all files */
 };
 
-static uint8_t *
-read_file(const char *path, size_t *len_r)
+uint8_t *
+offline_read_file(const char *path, size_t *len_r)
 {
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
@@ -48,36 +49,89 @@ read_file(const char *path, size_t *len_r)
 			data = xrealloc(data, cap);
 		}
 	}
+	int rerr = ferror(f) ? errno : 0;
 	fclose(f);
+	if (rerr != 0) { /* e.g. EISDIR: reading fails, not opening */
+		free(data);
+		errno = rerr;
+		return NULL;
+	}
 	*len_r = len;
 	return data;
 }
 
+struct scan_walk {
+	struct scan_engine *e;
+	struct offline_env *env;
+};
+
 struct scan_line {
 	const char *filename;
 	struct offline_env *env;
+	bool done;
 };
+
+/* --timing: the message's stages (ms) appended to its reply line. */
+static char *
+with_stages(char *line, const struct scan_task *t)
+{
+	json_t *o = line ? json_loads(line, 0, NULL) : NULL;
+	free(line);
+	if (o == NULL)
+		return NULL;
+	json_t *st = json_object();
+	for (int i = 0; i < SCAN_ST_COUNT; i++)
+		if (t->stage[i] > 0)
+			json_object_set_new(st, scan_stage_name(i), json_real(t->stage[i] * 1e3));
+	json_object_set_new(o, "stages_ms", st);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	json_decref(o);
+	return s;
+}
 
 static void
 print_done(struct scan_task *t, void *arg)
 {
 	struct scan_line *l = arg;
+	double t0 = scan_monotonic();
 	json_t *o = reply_json_v2(t);
 	json_object_set_new(o, "filename", json_string(l->filename));
 	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
 	json_decref(o);
+	/* The reply is part of a scan's cost; printing it is not. */
+	t->stage[SCAN_ST_JSON] += scan_monotonic() - t0;
+	if (l->env->timing)
+		s = with_stages(s, t);
 	if (s != NULL) {
 		puts(s);
 		free(s);
 	}
 	l->env->total_time += t->time_real;
+	for (int i = 0; i < SCAN_ST_COUNT; i++)
+		l->env->stage[i] += t->stage[i];
+	l->done = true;
+}
+
+/* --timing: where the time of the scans went, as totals over all files. */
+static void
+print_stages(const struct offline_env *env)
+{
+	double sum = 0.0;
+	for (int i = 0; i < SCAN_ST_COUNT; i++)
+		sum += env->stage[i];
+	double n = env->files ? (double)env->files : 1.0;
+	fprintf(stderr, "%-18s %12s %10s %7s\n", "stage", "ms total", "ms/msg", "share");
+	for (int i = 0; i < SCAN_ST_COUNT; i++)
+		fprintf(stderr, "%-18s %12.1f %10.4f %6.1f%%\n", scan_stage_name(i), env->stage[i] * 1e3,
+		    env->stage[i] * 1e3 / n, sum > 0 ? 100.0 * env->stage[i] / sum : 0.0);
+	fprintf(stderr, "%-18s %12.1f %10.4f %6.1f%%\n", "total", sum * 1e3, sum * 1e3 / n, 100.0);
 }
 
 static void
 scan_file(struct scan_engine *e, struct offline_env *env, const char *path)
 {
 	size_t len;
-	uint8_t *data = read_file(path, &len);
+	uint8_t *data = offline_read_file(path, &len);
 	if (data == NULL) {
 		fprintf(stderr, "filterd scan: %s: %s\n", path, strerror(errno));
 		env->errors++;
@@ -95,57 +149,26 @@ scan_file(struct scan_engine *e, struct offline_env *env, const char *path)
 	ev->helo = env->helo;
 	ev->filename = path;
 	t->flags |= SCAN_F_NO_LOG;
-	struct scan_line line = { path, env };
+	if (env->timing)
+		t->flags |= SCAN_F_PROFILE;
+	struct scan_line line = { path, env, false };
 	scan_run(t, print_done, &line);
+	/* The same pipeline as a worker: async checks answer on the loop, and
+	 * the task budget bounds the wait. */
+	while (!line.done && e->base != NULL)
+		if (event_base_loop(e->base, EVLOOP_ONCE) != 0)
+			break; /* nothing left to wait for */
 	scan_task_free(&t);
 	free(data);
 	env->files++;
 }
 
 static int
-cmp_str(const void *a, const void *b)
+scan_one(const char *path, void *arg)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Walks a directory in name order so output is reproducible; dot-files skipped like rspamc. */
-static void
-scan_path(struct scan_engine *e, struct offline_env *env, const char *path)
-{
-	struct stat st;
-	if (stat(path, &st) != 0) {
-		fprintf(stderr, "filterd scan: %s: %s\n", path, strerror(errno));
-		env->errors++;
-		return;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		scan_file(e, env, path);
-		return;
-	}
-	DIR *d = opendir(path);
-	if (d == NULL) {
-		env->errors++;
-		return;
-	}
-	char **names = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		size_t sz = strlen(path) + strlen(de->d_name) + 2;
-		names[n] = xmalloc(sz);
-		snprintf(names[n], sz, "%s/%s", path, de->d_name);
-		n++;
-	}
-	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		scan_path(e, env, names[i]);
-		free(names[i]);
-	}
-	free(names);
+	struct scan_walk *w = arg;
+	scan_file(w->e, w->env, path);
+	return 0;
 }
 
 static void
@@ -190,20 +213,32 @@ offline_scan_main(const struct fconf *cfg, int argc, char **argv)
 	char err[1024];
 	if (state_dir_ensure(cfg->state_dir) != 0)
 		return 1;
+	struct event_base *base = event_base_new();
+	if (base == NULL) {
+		fprintf(stderr, "filterd scan: cannot create an event loop\n");
+		return 1;
+	}
 	if (scan_engine_init(&e, cfg, true, err, sizeof(err)) != 0 ||
-	    scan_engine_attach(&e, false, err, sizeof(err)) != 0) {
+	    scan_engine_attach(&e, false, err, sizeof(err)) != 0 ||
+	    scan_engine_set_loop(&e, base, err, sizeof(err)) != 0) {
 		fprintf(stderr, "filterd scan: %s\n", err);
+		scan_engine_deinit(&e);
+		event_base_free(base);
 		return 1;
 	}
 	double start = scan_monotonic();
+	struct scan_walk w = { &e, &env };
 	for (int i = optind; i < argc; i++)
-		scan_path(&e, &env, argv[i]);
+		dirwalk(argv[i], scan_one, &w, "filterd scan", &env.errors);
 	double wall = scan_monotonic() - start;
+	if (env.timing)
+		print_stages(&env);
 	if (env.timing)
 		fprintf(stderr, "scanned %u file(s) in %.3f s: %.3f ms per message (scan only), %.1f messages/s\n",
 		    env.files, wall, env.files ? env.total_time * 1000.0 / env.files : 0.0,
 		    wall > 0 ? env.files / wall : 0.0);
 	scan_engine_deinit(&e);
+	event_base_free(base);
 	free(env.rcpt);
 	return env.errors ? 1 : 0;
 }
@@ -225,7 +260,7 @@ offline_mime_main(const struct fconf *cfg, int argc, char **argv)
 	int rc = 0;
 	for (int i = 1; i < argc; i++) {
 		size_t len;
-		uint8_t *data = read_file(argv[i], &len);
+		uint8_t *data = offline_read_file(argv[i], &len);
 		if (data == NULL) {
 			fprintf(stderr, "filterd mime: %s: %s\n", argv[i], strerror(errno));
 			rc = 1;
@@ -271,8 +306,10 @@ offline_rules_main(const struct fconf *cfg, int argc, char **argv)
 		printf("file: %s\n", rules_file(e.rules, i));
 	printf("rules: %u (header %u, mimeheader %u, body %u, rawbody %u, uri %u, full %u, meta %u)\n",
 	    rs.total, rs.header, rs.mimeheader, rs.body, rs.rawbody, rs.uri, rs.full, rs.meta);
-	printf("engines: hyperscan %u, pcre2 %u; unsupported %u; failed %u; skipped blocks %u\n",
-	    rs.hs_compiled, rs.pcre_fallback, rs.eval_unsupported, rs.failed, rs.skipped_blocks);
+	printf("engines: hyperscan %u, pcre2 %u; unsupported %u; failed %u; not run (nothing reads "
+	       "them) %u; skipped blocks %u\n",
+	    rs.hs_compiled, rs.pcre_fallback, rs.eval_unsupported, rs.failed, rs.unread,
+	    rs.skipped_blocks);
 	printf("databases: %u (%zu bytes), %s in %.2f s\n", rs.databases, rs.db_bytes,
 	    rs.from_cache ? "loaded from cache" : "compiled", rs.compile_seconds);
 	for (size_t i = 0; list && i < rules_count(e.rules); i++) {
@@ -281,6 +318,9 @@ offline_rules_main(const struct fconf *cfg, int argc, char **argv)
 			continue;
 		if (info.engine == RULES_ENGINE_UNSUPPORTED)
 			printf("%s\t%s\tunsupported:%s\n", info.name, info.type, info.reason ? info.reason : "");
+		else if (info.engine == RULES_ENGINE_PCRE2 && info.reason != NULL)
+			printf("%s\t%s\t%s\t%s\n", info.name, info.type, rules_engine_name(info.engine),
+			    info.reason);
 		else
 			printf("%s\t%s\t%s\n", info.name, info.type, rules_engine_name(info.engine));
 	}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fcore/log.h"
+#include "greylist.h"
 #include "fcore/xalloc.h"
 #include "listen.h"
 #include "scan.h"
@@ -150,7 +151,8 @@ generation_new(struct fconf *cfg, const struct generation *old)
 	struct generation *g = xcalloc(1, sizeof(*g));
 	g->cfg = cfg;
 	char err[1024];
-	if (scan_engine_init(&g->engine, cfg, true, err, sizeof(err)) != 0 || prepare_stats(cfg, err, sizeof(err)) != 0) {
+	if (scan_engine_init(&g->engine, cfg, true, err, sizeof(err)) != 0 || prepare_stats(cfg, err, sizeof(err)) != 0 ||
+	    greylist_prepare(cfg, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		generation_free(&g);
 		return NULL;

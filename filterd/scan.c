@@ -9,7 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "async.h"
 #include "checks.h"
+#include "greylist.h"
+#include "rbl.h"
 #include "rules/rules.h"
 #include "stats/stats.h"
 #include "fcore/arena.h"
@@ -22,6 +25,30 @@ scan_monotonic(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+_Static_assert(SCAN_ST_RULES_LAST - SCAN_ST_RULES + 1 == RULES_PH_COUNT,
+    "one scan stage per rules phase");
+
+const char *
+scan_stage_name(int stage)
+{
+	static const char *const names[SCAN_ST_COUNT] = {
+		"parse", "extract", "checks", "rules header", "rules mimeheader", "rules body",
+		"rules rawbody", "rules uri", "rules full", "rules eval", "rules meta", "bayes",
+		"async", "score", "json",
+	};
+	return stage >= 0 && stage < SCAN_ST_COUNT ? names[stage] : "?";
+}
+
+void
+scan_stage_mark(struct scan_task *t, int st)
+{
+	if (!(t->flags & SCAN_F_PROFILE))
+		return;
+	double now = scan_monotonic();
+	t->stage[st] += now - t->stage_mark;
+	t->stage_mark = now;
 }
 
 static void
@@ -56,8 +83,14 @@ scan_engine_init(struct scan_engine *e, const struct fconf *cfg, bool compile_ru
 	e->symtab = symtab_new();
 	limits_from_cfg(&e->mime_limits, cfg);
 	checks_register(e->symtab);
+	symtab_add(e->symtab, SCAN_SYM_TIMEOUT, 0.0, "filterd", "An asynchronous check timed out");
+	if (rbl_check_config(cfg, err, errlen) != 0)
+		return -1;
+	rbl_register(e->symtab, cfg);
 	if (cfg->stats.enabled)
 		stats_register_symbols(e->symtab);
+	if (cfg->greylist.enabled)
+		greylist_register(e->symtab);
 	if (compile_rules && cfg->rules.enabled) {
 		e->rules = rules_load(cfg, e->symtab, err, errlen);
 		if (e->rules == NULL)
@@ -88,10 +121,24 @@ scan_engine_attach(struct scan_engine *e, bool stats_writer, char *err, size_t e
 	return 0;
 }
 
+int
+scan_engine_set_loop(struct scan_engine *e, struct event_base *base, char *err, size_t errlen)
+{
+	e->base = base;
+	if (e->cfg->rbl.enabled && e->rbl == NULL) {
+		e->rbl = rbl_new(e->cfg, base, err, errlen);
+		if (e->rbl == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 void
 scan_engine_deinit(struct scan_engine *e)
 {
+	rbl_free(&e->rbl);
 	stats_close(&e->stats);
+	greylist_close(&e->greylist);
 	rules_scratch_free(&e->scratch);
 	rules_free(&e->rules);
 	symtab_free(&e->symtab);
@@ -205,26 +252,62 @@ scan_task_apply_flags(struct scan_task *t, struct span flags)
 	}
 }
 
-static void
+/* false when a test pattern decided the result: nothing else runs. */
+static bool
 run_checks(struct scan_task *t)
 {
 	struct scan_engine *e = t->engine;
 	const struct fconf *cfg = e->cfg;
-	if (checks_gtube_run(&t->msg, &t->result, &t->actions, cfg->scan.enable_test_patterns))
-		return;
-	checks_headers_run(&t->msg, &t->result, t->now);
-	checks_mime_anomalies_run(&t->msg, &t->result);
-	if (e->rules != NULL && e->scratch != NULL && t->msg.mime != NULL)
+	bool gtube = checks_gtube_run(&t->msg, &t->result, &t->actions, cfg->scan.enable_test_patterns);
+	if (!gtube) {
+		checks_headers_run(&t->msg, &t->result, t->now);
+		checks_mime_anomalies_run(&t->msg, &t->result);
+	}
+	scan_stage_mark(t, SCAN_ST_CHECKS);
+	if (gtube)
+		return false;
+	if (e->rules != NULL && e->scratch != NULL && t->msg.mime != NULL) {
+		bool prof = (t->flags & SCAN_F_PROFILE) != 0;
+		if (prof)
+			rules_scratch_profile(e->scratch, &t->stage[SCAN_ST_RULES]);
 		rules_run(e->rules, e->scratch, &t->msg, &t->result);
+		if (prof)
+			rules_scratch_profile(e->scratch, NULL);
+		t->stage_mark = prof ? scan_monotonic() : 0.0;
+	}
 	if (e->stats != NULL && t->msg.mime != NULL)
 		stats_classify(e->stats, &t->msg, &t->result);
+	scan_stage_mark(t, SCAN_ST_BAYES);
+	return true;
+}
+
+/* Parse and extract as two timed steps when profiling, one call otherwise. */
+static void
+parse_message(struct scan_task *t)
+{
+	if (!(t->flags & SCAN_F_PROFILE)) {
+		t->msg.mime = mime_parse(t->arena, t->msg.raw, &t->engine->mime_limits);
+		return;
+	}
+	struct mime_limits lim = t->engine->mime_limits;
+	lim.defer_extract = true;
+	t->msg.mime = mime_parse(t->arena, t->msg.raw, &lim);
+	scan_stage_mark(t, SCAN_ST_PARSE);
+	if (t->msg.mime != NULL)
+		mime_extract(t->arena, t->msg.mime, &lim);
+	scan_stage_mark(t, SCAN_ST_EXTRACT);
 }
 
 static void
 scan_finish(struct scan_task *t)
 {
+	scan_stage_mark(t, SCAN_ST_ASYNC);
 	const char *subject = t->msg.mime ? t->msg.mime->subject : t->raw_subject;
 	result_finalize(&t->result, &t->actions, subject);
+	/* Greylisting needs the action; a defer forces soft reject. */
+	if (greylist_scan(t->engine->greylist, t))
+		result_finalize(&t->result, &t->actions, subject);
+	scan_stage_mark(t, SCAN_ST_SCORE);
 	t->time_real = scan_monotonic() - t->start;
 	if (!(t->flags & SCAN_F_NO_LOG))
 		scan_log_result(t);
@@ -232,11 +315,46 @@ scan_finish(struct scan_task *t)
 		t->done(t, t->done_arg);
 }
 
+/* The async phase is over: answers, time-outs or the budget. */
+static void
+scan_resume(struct scan_task *t)
+{
+	const char *late = async_task_timed_out(t->async);
+	async_task_close(t->async);
+	t->async = NULL;
+	while (*late != '\0') {
+		const char *comma = strchr(late, ',');
+		size_t n = comma ? (size_t)(comma - late) : strlen(late);
+		result_insert(&t->result, SCAN_SYM_TIMEOUT, 1.0, arena_strndup(t->arena, late, n));
+		late += comma ? n + 1 : n;
+	}
+	scan_finish(t);
+}
+
+/* Starts the async checks; false (and nothing started) when there are none. */
+static bool
+start_async(struct scan_task *t)
+{
+	struct scan_engine *e = t->engine;
+	if (e->base == NULL || e->rbl == NULL)
+		return false;
+	double left = e->cfg->limits.task_timeout - (scan_monotonic() - t->start);
+	/* The sync checks used the budget up: the async ones still get a
+	 * moment rather than a time-out that has already passed. */
+	t->async = async_task_new(t, e->base, left > 0.01 ? left : 0.01, scan_resume);
+	if (t->async == NULL)
+		return false;
+	rbl_start(e->rbl, t, t->async);
+	async_task_release(t->async);
+	return true;
+}
+
 void
 scan_run(struct scan_task *t, scan_done_fn done, void *arg)
 {
 	t->done = done;
 	t->done_arg = arg;
+	t->stage_mark = scan_monotonic();
 	if (t->msg.raw.len == 0 || (t->flags & SCAN_F_SKIP)) {
 		/* Empty body or Flags: skip: a normal empty result (protocols.md 1.4). */
 		t->result.skipped = (t->flags & SCAN_F_SKIP) != 0;
@@ -244,9 +362,9 @@ scan_run(struct scan_task *t, scan_done_fn done, void *arg)
 		return;
 	}
 	if (!(t->flags & SCAN_F_RAW))
-		t->msg.mime = mime_parse(t->arena, t->msg.raw, &t->engine->mime_limits);
-	run_checks(t);
-	scan_finish(t);
+		parse_message(t);
+	if (!run_checks(t) || !start_async(t))
+		scan_finish(t);
 }
 
 void

@@ -8,9 +8,12 @@
  * shared copy-on-write) and is read-only while scanning.
  *
  * A scan_task is one message: its arena, msg and result. scan_run() calls
- * done() when the result is final; today every check is synchronous so that
- * happens before scan_run() returns, but callers must not rely on it: the
- * asynchronous checks (DNS, antivirus) finish later on the event loop.
+ * done() when the result is final: the synchronous checks run at once, then
+ * the asynchronous ones (DNS lists; see async.h) start on the engine's loop
+ * and the task resumes when they answered or timed out. done() may thus be
+ * called before scan_run() returns (nothing to wait for) or later from the
+ * loop; callers must handle both. Without a loop (scan_engine_set_loop not
+ * called) the asynchronous checks are skipped.
  */
 #ifndef FILTERD_SCAN_H
 #define FILTERD_SCAN_H
@@ -24,9 +27,13 @@
 #include "fcore/result.h"
 #include "fcore/symbol.h"
 
+struct async_task;
+struct event_base;
+struct rbl;
 struct rules_db;
 struct rules_scratch;
 struct stats_ctx;
+struct greylist;
 
 struct scan_engine {
 	const struct fconf *cfg;
@@ -34,7 +41,10 @@ struct scan_engine {
 	struct rules_db *rules;
 	struct rules_scratch *scratch;
 	struct stats_ctx *stats;
+	struct greylist *greylist; /* scan workers only, opened after fork */
 	struct mime_limits mime_limits;
+	struct event_base *base; /* the process's loop, for async checks */
+	struct rbl *rbl;         /* per process, NULL when rbl is off */
 };
 
 /* Flags of protocols.md 1.3 */
@@ -47,6 +57,29 @@ struct scan_engine {
 #define SCAN_F_RAW 0x0040
 #define SCAN_F_EXT_URLS 0x0080
 #define SCAN_F_PROFILE 0x0100
+
+/*
+ * Stages of one scan, timed when SCAN_F_PROFILE is set (filterd scan
+ * --timing, Flags: profile). The rule scopes follow rules_phase in order.
+ * async is the wall time from the end of the synchronous checks to the
+ * final result; json is filled by whoever builds the reply.
+ */
+enum scan_stage {
+	SCAN_ST_PARSE,
+	SCAN_ST_EXTRACT,
+	SCAN_ST_CHECKS,        /* built-in C checks: GTUBE, headers, MIME anomalies */
+	SCAN_ST_RULES,         /* first rules phase: header .. meta follow */
+	SCAN_ST_RULES_LAST = SCAN_ST_RULES + 7,
+	SCAN_ST_BAYES,
+	SCAN_ST_ASYNC,
+	SCAN_ST_SCORE,         /* result_finalize and greylisting: scores, action */
+	SCAN_ST_JSON,
+	SCAN_ST_COUNT
+};
+const char *scan_stage_name(int stage);
+
+/* Inserted with the name of each async check that ran out of time. */
+#define SCAN_SYM_TIMEOUT "CHECK_TIMEOUT"
 
 struct scan_task;
 typedef void (*scan_done_fn)(struct scan_task *t, void *arg);
@@ -63,8 +96,11 @@ struct scan_task {
 	double start;          /* monotonic seconds */
 	double time_real;      /* seconds the scan took */
 	time_t now;            /* scan clock for date checks */
+	double stage[SCAN_ST_COUNT]; /* seconds per stage, with SCAN_F_PROFILE */
+	double stage_mark;     /* end of the last timed stage */
 	scan_done_fn done;
 	void *done_arg;
+	struct async_task *async; /* the async phase, NULL outside it */
 };
 
 /* Builds the engine for this process: symbols, rules, stats (stats may be
@@ -74,6 +110,10 @@ int scan_engine_init(struct scan_engine *e, const struct fconf *cfg, bool compil
 void scan_engine_deinit(struct scan_engine *e);
 /* Per process, after fork: Hyperscan scratch and the Bayes reader. */
 int scan_engine_attach(struct scan_engine *e, bool stats_writer, char *err, size_t errlen);
+
+/* Per process, after fork: the loop async checks run on (the RBL
+ * resolver is created on it). */
+int scan_engine_set_loop(struct scan_engine *e, struct event_base *base, char *err, size_t errlen);
 
 /* Starts a task over raw (borrowed; must outlive the task). */
 struct scan_task *scan_task_new(struct scan_engine *e, struct span raw);
@@ -89,5 +129,7 @@ void scan_run(struct scan_task *t, scan_done_fn done, void *arg);
 void scan_log_result(const struct scan_task *t);
 
 double scan_monotonic(void);
+/* With SCAN_F_PROFILE: adds the time since the last mark to stage st. */
+void scan_stage_mark(struct scan_task *t, int st);
 
 #endif

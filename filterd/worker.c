@@ -10,6 +10,7 @@
 #include "controller.h"
 #include "fcore/log.h"
 #include "fcore/xalloc.h"
+#include "greylist.h"
 #include "http_conn.h"
 #include "http_scan.h"
 #include "milter_session.h"
@@ -111,11 +112,21 @@ worker_main(enum worker_role role, struct scan_engine *engine, const struct work
 		log_error("%s", err);
 		return 1;
 	}
+	/* Only scan workers greylist; each opens its own connection (after fork). */
+	if (role == WORKER_SCAN && cfg->greylist.enabled && engine->greylist == NULL &&
+	    (engine->greylist = greylist_open(cfg, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return 1;
+	}
 	struct worker w;
 	memset(&w, 0, sizeof(w));
 	w.base = event_base_new();
 	if (w.base == NULL)
 		log_fatal("event_base_new failed");
+	if (scan_engine_set_loop(engine, w.base, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
 	struct http_scan_ctx scan_ctx = { engine, shm };
 	struct controller_ctx ctl_ctx = { { engine, shm }, cfg };
 	struct http_server_opts o;

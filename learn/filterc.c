@@ -4,9 +4,14 @@
  * works against filterd and rspamd alike, and Dovecot's imapsieve scripts
  * can call either.
  *
- * One blocking connection per request is right for a CLI; the message comes
- * from a file or stdin. Exit status: 0 when the exchange succeeded (also for
- * "already learned" 208 and 204 replies, like rspamc), 1 on any error.
+ * One blocking connection per request is right for a CLI; the messages come
+ * from files, directories (walked recursively in name order, dot-files
+ * skipped, like rspamc) or stdin, and each gets its own result block.
+ * Exit status: 0 when every exchange succeeded (also for "already learned"
+ * 208 and "too few tokens" 204 replies, like rspamc, and the block says
+ * which), 1 on any error: the daemon unreachable (the walk stops there: the
+ * rest would fail the same way), a refusal (the HTTP status and reason), an
+ * unreadable file (its path and the system's reason).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +26,7 @@
 #include <unistd.h>
 
 #include "fcore/buf.h"
+#include "fcore/dirwalk.h"
 #include "fcore/xalloc.h"
 
 struct opts {
@@ -37,6 +43,9 @@ struct opts {
 	bool json;
 	double timeout;
 };
+
+/* Outcome of one exchange: RUN_DOWN stops a directory walk. */
+enum run_rc { RUN_OK = 0, RUN_ERROR = 1, RUN_USAGE = 2, RUN_DOWN = 3 };
 
 struct reply {
 	int status;
@@ -65,22 +74,26 @@ connect_to(const struct opts *o)
 		fprintf(stderr, "filterc: %s: %s\n", o->host, gai_strerror(gai));
 		return -1;
 	}
-	int fd = -1;
+	int fd = -1, saved = 0;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
+		if (fd < 0) {
+			saved = errno;
 			continue;
+		}
 		struct timeval tv = { (time_t)o->timeout, 0 };
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
+		saved = errno;
 		close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		fprintf(stderr, "filterc: cannot connect to %s:%s: %s\n", o->host, o->port, strerror(errno));
+		fprintf(stderr, "filterc: cannot connect to %s:%s: %s (is filterd running?)\n", o->host,
+		    o->port, strerror(saved));
 	return fd;
 }
 
@@ -103,7 +116,8 @@ parse_reply(struct buf *raw, struct reply *r)
 {
 	struct span all = buf_span(raw);
 	ptrdiff_t end = span_find(all, SPAN_LIT("\r\n\r\n"));
-	if (end < 0 || all.len < 12 || memcmp(all.p, "HTTP/1.", 7) != 0)
+	/* "HTTP/1.x NNN" must fit before the blank line. */
+	if (end < 12 || memcmp(all.p, "HTTP/1.", 7) != 0)
 		return false;
 	r->status = atoi((const char *)all.p + 9);
 	const uint8_t *sp = memchr(all.p + 9, ' ', (size_t)end - 9);
@@ -114,12 +128,12 @@ parse_reply(struct buf *raw, struct reply *r)
 	return true;
 }
 
-static bool
+static enum run_rc
 exchange(const struct opts *o, const char *method, const char *path, struct span body, struct reply *r)
 {
 	int fd = connect_to(o);
 	if (fd < 0)
-		return false;
+		return RUN_DOWN;
 	struct buf req;
 	buf_init(&req, NULL);
 	buf_printf(&req, "%s %s HTTP/1.0\r\nConnection: close\r\nUser-Agent: filterc\r\nContent-Length: %zu\r\n",
@@ -153,7 +167,7 @@ exchange(const struct opts *o, const char *method, const char *path, struct span
 	if (!ok)
 		fprintf(stderr, "filterc: no valid reply from %s:%s\n", o->host, o->port);
 	buf_deinit(&raw);
-	return ok;
+	return ok ? RUN_OK : RUN_ERROR;
 }
 
 static int
@@ -221,68 +235,147 @@ print_object(const char *name, json_t *o)
 	putchar('\n');
 }
 
-static int
+/* One line per learned message: "name: learned as spam", "name: already
+ * learned: ...", "name: not learned: ..." (208 and 204 are successes for the
+ * exit status, so the words must say which). */
+static bool
+print_learn(const char *name, const char *path, int status, json_t *j)
+{
+	bool spam = strcmp(path, "/learnspam") == 0;
+	if (!spam && strcmp(path, "/learnham") != 0)
+		return false;
+	const char *text = json_string_value(json_object_get(j, "error"));
+	if (status == 208)
+		printf("%s: already learned: %s\n", name, text ? text : "");
+	else if (status == 204)
+		printf("%s: not learned: %s\n", name, text ? text : "too few tokens");
+	else
+		printf("%s: learned as %s\n", name, spam ? "spam" : "ham");
+	return true;
+}
+
+static enum run_rc
+print_reply(const struct opts *o, const char *path, const char *name, const struct reply *r)
+{
+	if (r->status < 200 || r->status > 299) {
+		const char *why = r->reason;
+		json_t *j = json_loadb((const char *)r->body.data, r->body.len, 0, NULL);
+		if (json_is_string(json_object_get(j, "error")))
+			why = json_string_value(json_object_get(j, "error"));
+		printf("%s: error: HTTP %d, %s\n", name, r->status, why);
+		fprintf(stderr, "filterc: %s: refused: HTTP %d %s\n", name, r->status, why);
+		json_decref(j);
+		return RUN_ERROR;
+	}
+	if (strcmp(path, "/ping") == 0) {
+		fwrite(r->body.data, 1, r->body.len, stdout);
+		return RUN_OK;
+	}
+	json_error_t err;
+	json_t *j = json_loadb((const char *)r->body.data, r->body.len, 0, &err);
+	/* rspamd may send 204 without a body. */
+	if (j == NULL && r->status == 204)
+		j = json_object();
+	if (j == NULL) {
+		fprintf(stderr, "filterc: %s: cannot parse the reply: %s\n", name, err.text);
+		return RUN_ERROR;
+	}
+	if (o->json) {
+		char *s = json_dumps(j, JSON_COMPACT);
+		puts(s);
+		free(s);
+	} else if (strcmp(path, "/checkv2") == 0) {
+		print_scan(name, j);
+	} else if (!print_learn(name, path, r->status, j)) {
+		print_object(name, j);
+	}
+	json_decref(j);
+	return RUN_OK;
+}
+
+static const char *
+cmd_path(const char *cmd, const char **method_r)
+{
+	*method_r = "POST";
+	if (strcasecmp(cmd, "symbols") == 0 || strcasecmp(cmd, "check") == 0)
+		return "/checkv2";
+	if (strcasecmp(cmd, "learn_spam") == 0)
+		return "/learnspam";
+	if (strcasecmp(cmd, "learn_ham") == 0)
+		return "/learnham";
+	*method_r = "GET";
+	if (strcasecmp(cmd, "stat") == 0)
+		return "/stat";
+	if (strcasecmp(cmd, "ping") == 0)
+		return "/ping";
+	return NULL;
+}
+
+/* One request: file NULL means stdin (or no body for stat and ping). */
+static enum run_rc
 run(const struct opts *o, const char *cmd, const char *file)
 {
-	const char *method = "POST", *path = NULL;
-	bool needs_body = true;
-	if (strcasecmp(cmd, "symbols") == 0 || strcasecmp(cmd, "check") == 0)
-		path = "/checkv2";
-	else if (strcasecmp(cmd, "learn_spam") == 0)
-		path = "/learnspam";
-	else if (strcasecmp(cmd, "learn_ham") == 0)
-		path = "/learnham";
-	else if (strcasecmp(cmd, "stat") == 0 || strcasecmp(cmd, "ping") == 0) {
-		path = strcasecmp(cmd, "stat") == 0 ? "/stat" : "/ping";
-		method = "GET";
-		needs_body = false;
-	} else {
+	const char *method, *path = cmd_path(cmd, &method);
+	if (path == NULL) {
 		fprintf(stderr, "filterc: unknown command %s\n", cmd);
-		return 2;
+		return RUN_USAGE;
 	}
+	bool needs_body = strcmp(method, "POST") == 0;
 	struct buf msg;
 	buf_init(&msg, NULL);
 	if (needs_body) {
 		FILE *f = file ? fopen(file, "rb") : stdin;
-		if (f == NULL || !read_all(f, &msg)) {
-			fprintf(stderr, "filterc: %s: %s\n", file ? file : "stdin", strerror(errno));
-			return 1;
-		}
-		if (file)
+		bool ok = f != NULL && read_all(f, &msg);
+		int saved = errno;
+		if (file && f)
 			fclose(f);
+		if (!ok) {
+			fprintf(stderr, "filterc: %s: %s\n", file ? file : "stdin", strerror(saved));
+			buf_deinit(&msg);
+			return RUN_ERROR;
+		}
 	}
 	struct reply r;
 	memset(&r, 0, sizeof(r));
-	bool ok = exchange(o, method, path, buf_span(&msg), &r);
+	enum run_rc rc = exchange(o, method, path, buf_span(&msg), &r);
 	buf_deinit(&msg);
-	if (!ok)
-		return 1;
-	int rc = 0;
-	const char *name = file ? file : needs_body ? "stdin" : cmd;
-	if (r.status < 200 || r.status > 299) {
-		printf("Results for %s\nHTTP error: %d, %s\n\n", name, r.status, r.reason);
-		rc = 1;
-	} else if (strcmp(path, "/ping") == 0) {
-		fwrite(r.body.data, 1, r.body.len, stdout);
-	} else {
-		json_error_t err;
-		json_t *j = json_loadb((const char *)r.body.data, r.body.len, 0, &err);
-		if (j == NULL) {
-			fprintf(stderr, "filterc: cannot parse the reply: %s\n", err.text);
-			rc = 1;
-		} else if (o->json) {
-			char *s = json_dumps(j, JSON_COMPACT);
-			puts(s);
-			free(s);
-		} else if (strcmp(path, "/checkv2") == 0) {
-			print_scan(name, j);
-		} else {
-			print_object(name, j);
-		}
-		json_decref(j);
-	}
+	if (rc != RUN_OK)
+		return rc;
+	rc = print_reply(o, path, file ? file : needs_body ? "stdin" : cmd, &r);
+	fflush(stdout); /* a line per message as it happens, also into a pipe */
 	buf_deinit(&r.body);
 	return rc;
+}
+
+struct walk {
+	const struct opts *o;
+	const char *cmd;
+	enum run_rc worst;
+};
+
+/* Per file of a walk: the daemon down stops it (the rest would fail the
+ * same way), any other error is counted and the walk goes on. */
+static int
+walk_one(const char *path, void *arg)
+{
+	struct walk *w = arg;
+	enum run_rc rc = run(w->o, w->cmd, path);
+	if (rc > w->worst)
+		w->worst = rc;
+	return rc == RUN_DOWN || rc == RUN_USAGE;
+}
+
+/* A file, or every file under a directory (fcore's dirwalk, shared with
+ * `filterd scan` and `filterd learn`). */
+static enum run_rc
+run_path(const struct opts *o, const char *cmd, const char *top)
+{
+	struct walk w = { o, cmd, RUN_OK };
+	unsigned errors = 0;
+	dirwalk(top, walk_one, &w, "filterc", &errors);
+	if (errors > 0 && w.worst < RUN_ERROR)
+		w.worst = RUN_ERROR;
+	return w.worst;
 }
 
 static void
@@ -366,11 +459,14 @@ main(int argc, char **argv)
 		if (f)
 			fclose(f);
 	}
-	int rc = 0;
+	enum run_rc rc = RUN_OK, worst = RUN_OK;
 	if (optind >= argc)
-		rc = run(&o, cmd, NULL);
-	for (int i = optind; i < argc; i++)
-		rc |= run(&o, cmd, argv[i]);
+		worst = run(&o, cmd, NULL);
+	for (int i = optind; i < argc && rc != RUN_DOWN; i++) {
+		rc = run_path(&o, cmd, argv[i]);
+		if (rc > worst)
+			worst = rc;
+	}
 	free(o.rcpt);
-	return rc;
+	return worst == RUN_USAGE ? 2 : worst == RUN_OK ? 0 : 1;
 }

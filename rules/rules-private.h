@@ -239,11 +239,16 @@ struct rules_db {
 	unsigned cache_stale;  /* cached databases whose layout no longer matched */
 	unsigned *evals;       /* rules run by rules_eval.c */
 	size_t nevals;
+	uint8_t *live;         /* per rule: its result is read (rules_live.c) */
 	pcre2_code *eval_local_re, *eval_fetchmail_re, *eval_rcvd_date_re;
 };
 
 
 int rules_compile(struct rules_db *db, struct cf *cf);
+/* After the groups are built, before their databases: fills db->live. */
+void rules_mark_live(struct rules_db *db);
+/* Marks metas over inputs that became unsupported since classification. */
+void rules_meta_repropagate(struct rules_db *db);
 int rules_build_groups(struct rules_db *db);
 /* decided: per rule RE_TARGET_* from the cache, or NULL to translate. */
 void rules_classify_all(struct rules_db *db, const int8_t *decided);

@@ -231,6 +231,12 @@ meta_propagate(struct rules_db *db)
 	}
 }
 
+void
+rules_meta_repropagate(struct rules_db *db)
+{
+	meta_propagate(db);
+}
+
 static void
 count_types(struct rules_db *db)
 {
@@ -372,6 +378,8 @@ group_fill(struct rules_db *db, struct scope_group *g, struct re_translation *ga
 	for (unsigned k = 0; k < g->nrules; k++) {
 		unsigned i = g->rules[k];
 		struct rule *r = db->rules[i];
+		if (db->live != NULL && !db->live[i] && r->engine != RULES_ENGINE_EXISTS)
+			continue; /* nothing reads it (rules_live.c): not in the database */
 		if (r->engine == RULES_ENGINE_EXISTS) {
 			g->exists[g->nexists++] = i;
 		} else if (r->engine == RULES_ENGINE_HYPERSCAN) {

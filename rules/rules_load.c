@@ -72,6 +72,24 @@ register_symbols(const struct rules_db *db, struct symtab *symtab)
 	}
 }
 
+/*
+ * A pattern Hyperscan rejected only in its group's compile, and PCRE2 too,
+ * is unsupported from now on; a start from the cache knows that before the
+ * metas are checked. Check them again, and which rules are read, so the
+ * first start and every later one run the same rules with the same
+ * databases (else the cache written now would not match them).
+ */
+static void
+settle_failures(struct rules_db *db)
+{
+	rules_meta_repropagate(db);
+	rules_mark_live(db);
+	unsigned stale = db->cache_stale;
+	for (size_t g = 0; g < db->ngroups; g++)
+		rules_hs_compile_group(db, &db->groups[g], db->groups[g].db, db->groups[g].layout);
+	db->cache_stale = stale;
+}
+
 static void
 build(struct rules_db *db, const struct fconf *cfg)
 {
@@ -86,6 +104,7 @@ build(struct rules_db *db, const struct fconf *cfg)
 	    rules_cache_read(dir, key, db->nrules, &decided, &dbs, &layouts, &ndbs);
 	rules_classify_all(db, decided);
 	rules_build_groups(db);
+	rules_mark_live(db);
 	if (hit && ndbs != db->ngroups) {
 		for (size_t g = 0; g < ndbs; g++)
 			if (dbs[g] != NULL)
@@ -93,8 +112,11 @@ build(struct rules_db *db, const struct fconf *cfg)
 		hit = false;
 		log_warn("rules: cache layout differs; compiling");
 	}
+	unsigned failed = db->stats.failed;
 	for (size_t g = 0; g < db->ngroups; g++)
 		rules_hs_compile_group(db, &db->groups[g], hit ? dbs[g] : NULL, hit ? layouts[g] : 0);
+	if (db->stats.failed != failed)
+		settle_failures(db);
 	if (db->cache_stale > 0) {
 		log_warn("rules: %u cached databases were stale; recompiled", db->cache_stale);
 		hit = false;
@@ -114,7 +136,14 @@ finish_stats(struct rules_db *db)
 	db->stats.db_bytes = 0;
 	db->stats.hs_compiled = 0;
 	db->stats.pcre_fallback = 0;
+	db->stats.unread = 0;
 	for (size_t i = 0; i < db->nrules; i++) {
+		if (db->live != NULL && !db->live[i] && db->rules[i]->type != RT_META &&
+		    (db->rules[i]->engine == RULES_ENGINE_HYPERSCAN ||
+		    db->rules[i]->engine == RULES_ENGINE_PCRE2)) {
+			db->stats.unread++;
+			continue;
+		}
 		if (db->rules[i]->engine == RULES_ENGINE_HYPERSCAN)
 			db->stats.hs_compiled++;
 		else if (db->rules[i]->engine == RULES_ENGINE_PCRE2)

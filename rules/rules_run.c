@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fcore/log.h"
 #include "fcore/mime.h"
@@ -35,11 +36,50 @@ struct rules_scratch {
 	uint8_t *negm;      /* per rule: matched in some text (for !~) */
 	unsigned *touched;  /* rules with seen set */
 	size_t ntouched;
+	unsigned *cands;    /* rules with cand set, so a text's gates are found
+	                     * without walking every entry of the group */
+	size_t ncands;
 	size_t nrules;
 	struct buf text;
 	struct rules_lines lines;
 	bool subject_line;  /* scanning the body's first text: nosubject rules skip it */
+	double *profile;    /* seconds per RULES_PH_*, or NULL */
 };
+
+void
+rules_scratch_profile(struct rules_scratch *s, double *acc)
+{
+	s->profile = acc;
+}
+
+static double
+prof_now(const struct rules_scratch *s)
+{
+	if (s->profile == NULL)
+		return 0.0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Adds the time since *t0 to phase ph and restarts the clock. */
+static void
+prof_add(struct rules_scratch *s, int ph, double *t0)
+{
+	if (s->profile == NULL)
+		return;
+	double t1 = prof_now(s);
+	s->profile[ph] += t1 - *t0;
+	*t0 = t1;
+}
+
+/* Scope group type to profile phase; RT_HEADER.. RT_FULL map in order. */
+static int
+scope_phase(int scope)
+{
+	return scope >= RT_HEADER && scope <= RT_FULL ? RULES_PH_HEADER + (scope - RT_HEADER) :
+	                                               RULES_PH_META;
+}
 
 struct rules_scratch *
 rules_scratch_new(const struct rules_db *db)
@@ -57,6 +97,7 @@ rules_scratch_new(const struct rules_db *db)
 	s->seen = xcalloc(n, 1);
 	s->negm = xcalloc(n, 1);
 	s->touched = xcalloc(n, sizeof(*s->touched));
+	s->cands = xcalloc(n, sizeof(*s->cands));
 	s->md = pcre2_match_data_create(1, NULL);
 	s->mctx = pcre2_match_context_create(NULL);
 	s->jit = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
@@ -85,6 +126,7 @@ rules_scratch_free(struct rules_scratch **sp)
 	free(s->seen);
 	free(s->negm);
 	free(s->touched);
+	free(s->cands);
 	free(s->lines.v);
 	buf_deinit(&s->text);
 	free(s);
@@ -111,11 +153,21 @@ on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned f
 {
 	struct scan_ctx *c = ctx;
 	const struct group_entry *e = &c->g->ent[id];
-	if (e->kind == GK_GATE)
-		c->s->cand[e->rule] = 1;
-	else
+	if (e->kind == GK_GATE) {
+		if (!c->s->cand[e->rule]) {
+			c->s->cand[e->rule] = 1;
+			c->s->cands[c->s->ncands++] = e->rule;
+		}
+	} else
 		touch(c->s, e->rule);
 	return 0;
+}
+
+/* Whether anything reads the rule's result (rules_live.c). */
+static bool
+is_live(const struct rules_db *db, unsigned i)
+{
+	return db->live == NULL || db->live[i];
 }
 
 static bool
@@ -154,7 +206,7 @@ settle_text(const struct rules_db *db, struct rules_scratch *s, struct span t)
 			s->negm[i] = 1;
 			continue;
 		}
-		if ((r->tflags & TF_MULTIPLE) && r->pcre != NULL) {
+		if ((r->tflags & TF_MULTIPLE) && r->pcre != NULL && is_live(db, i)) {
 			unsigned c = pcre_count(s, r->pcre, t, r->maxhits);
 			s->hits[i] += c ? c : 1;
 			if (r->maxhits && s->hits[i] > r->maxhits)
@@ -178,18 +230,17 @@ scan_text(const struct rules_db *db, struct rules_scratch *s, const struct scope
 	if (g->db != NULL)
 		hs_scan(g->db, (const char *)(t.p ? t.p : (const uint8_t *)""), (unsigned)t.len, 0,
 		    s->hs, on_match, &c);
-	for (unsigned e = 0; e < g->nent; e++) {
-		unsigned i = g->ent[e].rule;
-		if (g->ent[e].kind != GK_GATE || !s->cand[i])
-			continue;
+	for (size_t k = 0; k < s->ncands; k++) {
+		unsigned i = s->cands[k];
 		s->cand[i] = 0;
-		if (!s->seen[i] && pcre_match(s, db->rules[i]->pcre, t, 0))
+		if (!s->seen[i] && is_live(db, i) && pcre_match(s, db->rules[i]->pcre, t, 0))
 			touch(s, i);
 	}
+	s->ncands = 0;
 	for (unsigned k = 0; k < g->npcre; k++) {
 		unsigned i = g->pcre[k];
 		if (!s->seen[i] && (s->hits[i] == 0 || (db->rules[i]->tflags & TF_MULTIPLE)) &&
-		    pcre_match(s, db->rules[i]->pcre, t, 0))
+		    is_live(db, i) && pcre_match(s, db->rules[i]->pcre, t, 0))
 			touch(s, i);
 	}
 	settle_text(db, s, t);
@@ -303,6 +354,8 @@ run_evals(const struct rules_db *db, struct rules_scratch *s, const struct msg *
 	struct rules_scratch_eval se = { s->md };
 	for (size_t k = 0; k < db->nevals; k++) {
 		unsigned i = db->evals[k];
+		if (!is_live(db, i))
+			continue;
 		s->hits[i] = rules_eval_run(db, &se, db->rules[i], msg);
 	}
 }
@@ -313,7 +366,7 @@ run_metas(const struct rules_db *db, struct rules_scratch *s)
 	for (size_t k = 0; k < db->nmeta; k++) {
 		unsigned i = db->meta_order[k];
 		const struct rule *r = db->rules[i];
-		if (r->engine != RULES_ENGINE_META)
+		if (r->engine != RULES_ENGINE_META || !is_live(db, i))
 			continue;
 		s->hits[i] = meta_eval(r->meta, s->hits) != 0.0;
 	}
@@ -325,16 +378,22 @@ rules_run(const struct rules_db *db, struct rules_scratch *s, const struct msg *
 {
 	if (msg == NULL || msg->mime == NULL)
 		return -1;
+	double t0 = prof_now(s);
 	memset(s->hits, 0, s->nrules * sizeof(*s->hits));
 	bool body_built = false;
 	/* body groups first, so the rendered text is built once */
 	for (size_t g = 0; g < db->ngroups; g++)
-		if (db->groups[g].scope == RT_BODY)
+		if (db->groups[g].scope == RT_BODY) {
 			run_group(db, s, msg, &db->groups[g], &body_built);
+			prof_add(s, RULES_PH_BODY, &t0);
+		}
 	for (size_t g = 0; g < db->ngroups; g++)
-		if (db->groups[g].scope != RT_BODY)
+		if (db->groups[g].scope != RT_BODY) {
 			run_group(db, s, msg, &db->groups[g], &body_built);
+			prof_add(s, scope_phase(db->groups[g].scope), &t0);
+		}
 	run_evals(db, s, msg);
+	prof_add(s, RULES_PH_EVAL, &t0);
 	run_metas(db, s);
 	int n = 0;
 	for (size_t i = 0; i < db->nrules; i++) {
@@ -346,6 +405,7 @@ rules_run(const struct rules_db *db, struct rules_scratch *s, const struct msg *
 			result_insert(res, r->name, mult, NULL);
 		n++;
 	}
+	prof_add(s, RULES_PH_META, &t0);
 	return n;
 }
 

@@ -13,8 +13,8 @@ void
 bayes_params_default(struct bayes_params *p)
 {
 	p->robs = 0.3;
-	p->robx = 0.5;
-	p->min_dev = 0.1;
+	p->robx = 0.6;
+	p->min_dev = 0.25;
 	p->max_sig = 150;
 }
 

@@ -2,9 +2,8 @@
 import json
 import subprocess
 
-from conftest import ROOT, corpus_files, rspamc
-
-FILTERC = str(ROOT / "build" / "learn" / "filterc")
+from conftest import FILTERD, corpus_files, rspamc
+from test_filterc import FILTERC
 
 
 def learn(d, cmd, path, *extra):
@@ -65,21 +64,120 @@ def test_per_user_learning_with_filterc(make_filterd):
             r = subprocess.run([FILTERC, "-h", port, "-d", "alice@example.test", cmd, str(f)],
                                capture_output=True)
             assert r.returncode == 0, r.stdout + r.stderr
-            if b"success = true;" in r.stdout:
+            if r.stdout.endswith(b": learned as " + label.encode() + b"\n"):
                 learned[cmd].append(f)
             else:  # the only refusal allowed: a message with too few tokens
-                assert b"contains less tokens than required" in r.stdout, r.stdout
+                assert b": not learned: " in r.stdout and b"contains less tokens than required" in r.stdout, r.stdout
             if len(learned[cmd]) == 5:
                 break
         assert len(learned[cmd]) == 5
     f = learned["learn_spam"][0]
     j = json.loads(rspamc("-h", f"127.0.0.1:{d.scan_port}", "-d", "alice@example.test", "-j", str(f)).stdout)
     assert j["symbols"]["BAYES_SPAM"]["options"][1] == "user"
-    r = subprocess.run([FILTERC, "-h", port, "stat"], capture_output=True)
-    assert r.returncode == 0 and b"statfiles" in r.stdout
+    r = subprocess.run([FILTERC, "-h", port, "-j", "stat"], capture_output=True)
+    assert r.returncode == 0
+    assert {f["symbol"]: f["revision"] for f in json.loads(r.stdout)["statfiles"]} == \
+        {"BAYES_SPAM": 5, "BAYES_HAM": 5}
 
 
 def test_learn_empty_body_is_400(make_filterd):
     d = make_filterd().start()
     r = rspamc("-h", f"127.0.0.1:{d.controller_port}", "learn_spam", input=b"")
     assert b"HTTP error: 400, Empty body is not permitted" in r.stdout
+
+
+def bayes(d, f, user=None):
+    """(symbol, options) of the Bayes verdict for file f, or (None, reason)."""
+    args = ["-h", f"127.0.0.1:{d.scan_port}", "-j"] + (["-d", user] if user else []) + [str(f)]
+    r = rspamc(*args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    j = json.loads(r.stdout)
+    for sym in ("BAYES_SPAM", "BAYES_HAM"):
+        if sym in j["symbols"]:
+            return sym, j["symbols"][sym]["options"]
+    return None, j["messages"].get("bayes")
+
+
+def test_per_user_isolation_with_rspamc(make_filterd):
+    """A learn for user A (rspamc -d A, the Deliver-To header) moves A's
+    verdict and leaves B's, answered by the global store, as it was."""
+    d = make_filterd("stats:\n  min_learns: 3\n  learn_global: false\n").start()
+    ctl = f"127.0.0.1:{d.controller_port}"
+    for label in ("spam", "ham"):
+        for f in corpus_files("train", label, 30):
+            assert rspamc("-h", ctl, f"learn_{label}", str(f)).returncode == 0
+    target = corpus_files("dev", "spam", 1)[0]
+    before_a, before_b = bayes(d, target, "a@example.test"), bayes(d, target, "b@example.test")
+    assert before_a == before_b and before_b[0] == "BAYES_SPAM" and before_b[1][1] == "global", before_b
+    # A calls the message ham, with just enough other learns for A's own store.
+    r = rspamc("-h", ctl, "-d", "a@example.test", "learn_ham", str(target))
+    assert b"success = true;" in r.stdout, r.stdout
+    for label, files in (("spam", corpus_files("dev", "spam", 6)[1:]), ("ham", corpus_files("dev", "ham", 4))):
+        n = 0
+        for f in files:
+            r = rspamc("-h", ctl, "-d", "a@example.test", f"learn_{label}", str(f))
+            n += b"success = true;" in r.stdout
+        assert n >= 3
+    after_a, after_b = bayes(d, target, "a@example.test"), bayes(d, target, "b@example.test")
+    assert after_a[0] == "BAYES_HAM" and after_a[1][1] == "user", after_a
+    assert after_b == before_b
+    # The global counts did not move (learn_global: false); A has a store.
+    st = json.loads(rspamc("-h", ctl, "-j", "stat").stdout)
+    assert st["statfiles"][0]["users"] == 1
+
+
+def test_offline_learn_then_daemon(make_filterd):
+    """`filterd learn` into the state_dir, then the daemon on the same state
+    sees the counts and gives Bayes verdicts."""
+    d = make_filterd("stats:\n  min_learns: 20\n")
+    counts = {}
+    for label in ("spam", "ham"):
+        r = subprocess.run([FILTERD, "--config", str(d.config), "learn", f"--{label}", "--batch", "16",
+                            *map(str, corpus_files("train", label, 60))], capture_output=True, timeout=120)
+        out = r.stdout.decode()
+        assert r.returncode == 0, out + r.stderr.decode()
+        assert out.startswith(f"{label}: "), out
+        counts[label] = int(out.split(": ")[1].split(" learned")[0])
+        assert counts[label] >= 50, out
+    # Again: all already learned, nothing added.
+    r = subprocess.run([FILTERD, "--config", str(d.config), "learn", "--spam",
+                        *map(str, corpus_files("train", "spam", 60))], capture_output=True, timeout=120)
+    assert f"spam: 0 learned, {counts['spam']} already learned".encode() in r.stdout, r.stdout
+    # A missing file is an error (exit 1), the rest is still learned.
+    r = subprocess.run([FILTERD, "--config", str(d.config), "learn", "--ham", str(d.tmp / "missing"),
+                        *map(str, corpus_files("train", "ham", 61))], capture_output=True, timeout=120)
+    assert r.returncode == 1 and b"missing: No such file or directory" in r.stderr, r.stderr
+    counts["ham"] += int(r.stdout.decode().split(": ")[1].split(" learned")[0])
+    d.start()
+    st = json.loads(rspamc("-h", f"127.0.0.1:{d.controller_port}", "-j", "stat").stdout)
+    files = {f["symbol"]: f["revision"] for f in st["statfiles"]}
+    assert files == {"BAYES_SPAM": counts["spam"], "BAYES_HAM": counts["ham"]}
+    assert st["total_learns"] == counts["spam"] + counts["ham"]
+    hits = {"spam": 0, "ham": 0}
+    for label in ("spam", "ham"):
+        for f in corpus_files("dev", label, 10):
+            sym, opts = bayes(d, f)
+            if sym == ("BAYES_SPAM" if label == "spam" else "BAYES_HAM"):
+                hits[label] += 1
+                assert opts[1] == "global"
+    assert hits["spam"] >= 7 and hits["ham"] >= 7, hits
+    # The daemon's controller says the offline learns are already there.
+    f = corpus_files("train", "spam", 1)[0]
+    r = rspamc("-h", f"127.0.0.1:{d.controller_port}", "learn_spam", str(f))
+    assert b"has been already learned as spam" in r.stdout, r.stdout
+
+
+def test_offline_learn_for_a_user(make_filterd):
+    """`filterd learn -d user` fills that user's store: the daemon answers
+    from it for that user only."""
+    d = make_filterd("stats:\n  min_learns: 5\n  learn_global: false\n")
+    for label in ("spam", "ham"):
+        r = subprocess.run([FILTERD, "--config", str(d.config), "learn", f"--{label}", "-d", "carol@example.test",
+                            *map(str, corpus_files("train", label, 30))], capture_output=True, timeout=120)
+        assert r.returncode == 0 and b" 0 error(s)" in r.stdout, r.stdout + r.stderr
+    d.start()
+    f = corpus_files("dev", "spam", 1)[0]
+    sym, opts = bayes(d, f, "carol@example.test")
+    assert sym is not None and opts[1] == "user", (sym, opts)
+    sym, why = bayes(d, f, "dave@example.test")
+    assert sym is None and "training" in why, why

@@ -30,6 +30,8 @@ struct cfg_rbl_code {
 	const char *symbol;
 	const char *pattern;   /* returncodes: address or Lua-style pattern */
 	uint32_t bits;         /* returnbits: mask (pattern NULL) */
+	bool weighted;         /* weight given in the zone (long form) */
+	double weight;
 };
 
 struct cfg_rbl_zone {

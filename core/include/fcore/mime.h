@@ -32,6 +32,8 @@ struct mime_limits {
 	size_t max_header_size;    /* one unfolded header */
 	size_t max_boundary;
 	unsigned max_urls;
+	bool defer_extract;        /* mime_parse() leaves mime_extract() to the caller
+	                            * (to time the two steps apart) */
 };
 void mime_limits_default(struct mime_limits *l);
 

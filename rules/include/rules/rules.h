@@ -46,6 +46,23 @@ void rules_scratch_free(struct rules_scratch **sp);
 int rules_run(const struct rules_db *db, struct rules_scratch *s, const struct msg *msg,
     struct scan_result *res);
 
+/* Where rules_run() spends its time, for profiling: seconds per phase are
+ * added to acc[RULES_PH_*] by every later rules_run() on this scratch until
+ * it is set to NULL again (the default: no clock is read). The body phase
+ * includes rendering the text lines; meta includes inserting the hits. */
+enum rules_phase {
+	RULES_PH_HEADER,
+	RULES_PH_MIMEHEADER,
+	RULES_PH_BODY,
+	RULES_PH_RAWBODY,
+	RULES_PH_URI,
+	RULES_PH_FULL,
+	RULES_PH_EVAL,
+	RULES_PH_META,
+	RULES_PH_COUNT
+};
+void rules_scratch_profile(struct rules_scratch *s, double *acc);
+
 struct rules_stats {
 	unsigned total;            /* rule definitions read (after if/ifplugin) */
 	unsigned header, body, rawbody, uri, full, meta;
@@ -54,6 +71,9 @@ struct rules_stats {
 	unsigned hs_compiled;      /* patterns in Hyperscan databases */
 	unsigned pcre_fallback;    /* patterns run by PCRE2 */
 	unsigned failed;           /* regexes neither engine compiled: skipped */
+	unsigned unread;           /* regex rules nothing reads (unscored, only inputs of
+	                            * metas that cannot run): not matched, not counted
+	                            * in hs_compiled / pcre_fallback */
 	unsigned skipped_blocks;   /* ifplugin/if blocks for plugins we do not implement */
 	unsigned files;
 	unsigned databases;

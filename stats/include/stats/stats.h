@@ -15,8 +15,8 @@
  * the label. Each token is a 64-bit XXH3 hash.
  *
  * Classifier (bayes.c): per token Robinson's f(w) = (s*x + n*p) / (s + n)
- * with p = (spam/Nspam) / (spam/Nspam + ham/Nham), s = 0.3, x = 0.5; tokens
- * with |f - 0.5| < 0.1 are skipped (bogofilter's min_dev) and the 150 most
+ * with p = (spam/Nspam) / (spam/Nspam + ham/Nham), s = 0.3, x = 0.6; tokens
+ * with |f - 0.5| < 0.25 are skipped (bogofilter's min_dev) and the 150 most
  * significant of the rest are combined by Fisher's inverse chi-square,
  * H = C^-1(-2 sum ln f, 2n), S = C^-1(-2 sum ln(1 - f), 2n), P(spam) =
  * (1 + H - S) / 2, summed in log space.
@@ -29,6 +29,10 @@
  * 3 and 5 (AUC 0.9984 vs 0.9988 vs 0.9977) at 2-4x the learning speed and
  * a quarter of the tokens; s = 0.3 and 150 significant tokens halve the
  * false positives where BAYES_SPAM fires compared with s = 1 and all tokens.
+ * x = 0.6 with min_dev 0.25 (a token must say something clear to count;
+ * one seen only a time or two leans a little towards spam) lifts the AUC
+ * from 0.9986 to 0.9992 with header tokens, 0.9981 to 0.9986 without, and
+ * BAYES_SPAM's recall from 0.955 to 0.963 at FPR 0.24 % (bench/README.md).
  *
  * Users: the user of a message is env.deliver_to, else the first recipient
  * (when cfg->stats.per_user). The user's own store answers when it holds

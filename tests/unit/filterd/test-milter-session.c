@@ -921,6 +921,134 @@ test_postfix37_golden_session(void **state)
 	fixture_free(f);
 }
 
+/* ---------------------------------------------------------------- */
+/* milter.multi_rcpt                                                  */
+/* ---------------------------------------------------------------- */
+
+static char users[256];
+
+/* Per-user "Bayes": carol's store calls the message spam (7 points). */
+static void
+per_user_result(struct scan_task *t)
+{
+	const char *u = t->msg.env.deliver_to ? t->msg.env.deliver_to : "-";
+
+	snprintf(users + strlen(users), sizeof(users) - strlen(users), "%s%s",
+	    users[0] ? "," : "", u);
+	if (strcmp(u, "carol@example.com") == 0) {
+		struct fired_symbol *s = result_insert(&t->result, "USER_SPAM", 1.0, u);
+		s->score = s->weight = 7.0;
+	}
+	result_finalize(&t->result, &t->actions, NULL);
+}
+
+static void
+per_user_scan(struct scan_task *t, scan_done_fn done, void *arg)
+{
+	cap.calls++;
+	per_user_result(t);
+	done(t, arg);
+}
+
+static const char *
+multi_rcpt_reply(const char *yaml, struct buf *lines, int *calls)
+{
+	struct fixture *f = fixture_new(yaml);
+	struct milter_session *s = session_connected(f);
+	const char *r;
+
+	memset(&cap, 0, sizeof(cap));
+	users[0] = '\0';
+	milter_session_set_scan_fn(s, per_user_scan);
+	PKT(s, 'D', "M");
+	PKT(s, 'M', "<sender@example.org>\0");
+	PKT(s, 'R', "<bob@example.com>\0");
+	PKT(s, 'R', "<carol@example.com>\0");
+	PKT(s, 'R', "<Carol@example.com>\0");	/* the same user again */
+	PKT(s, 'L', "Subject\0hi\0");
+	PKT(s, 'N', "");
+	PKT(s, 'B', "Hello\r\n");
+	assert_int_equal(eob(s), MILTER_STEP_SCAN);
+	r = reply_lines(milter_session_output(s), lines);
+	assert_int_equal(milter_session_state(s), MILTER_SS_CONNECTED);
+	*calls = cap.calls;
+	milter_session_free(&s);
+	fixture_free(f);
+	return r;
+}
+
+static void
+test_multi_rcpt_first_and_each(void **state)
+{
+	struct buf lines;
+	int calls;
+
+	(void)state;
+	buf_init(&lines, NULL);
+	/* first: one scan, with bob's store. */
+	assert_non_null(strstr(multi_rcpt_reply(NULL, &lines, &calls),
+	    "h X-Rspamd-Action: no action\n"));
+	assert_int_equal(calls, 1);
+	assert_string_equal(users, "bob@example.com");
+	/* each: one scan per distinct recipient; the strictest (carol's) wins. */
+	assert_non_null(strstr(multi_rcpt_reply("milter:\n  multi_rcpt: each\n", &lines,
+	    &calls), "h X-Rspamd-Action: add header\n"));
+	assert_non_null(strstr((const char *)lines.data, "m 1 X-Spam: Yes\na\n"));
+	assert_int_equal(calls, 2);
+	assert_string_equal(users, "bob@example.com,carol@example.com");
+	/* each without per-user Bayes: nothing differs per recipient, one scan. */
+	assert_non_null(strstr(multi_rcpt_reply("milter:\n  multi_rcpt: each\n"
+	    "stats:\n  per_user: false\n", &lines, &calls), "no action"));
+	assert_int_equal(calls, 1);
+	buf_deinit(&lines);
+}
+
+static void
+test_multi_rcpt_each_async_and_timeout(void **state)
+{
+	struct fixture *f = fixture_new("milter:\n  multi_rcpt: each\n");
+	struct milter_session *s = session_connected(f);
+	struct buf lines;
+	struct captured first;
+
+	(void)state;
+	buf_init(&lines, NULL);
+	memset(&cap, 0, sizeof(cap));
+	users[0] = '\0';
+	milter_session_set_scan_fn(s, hold_scan);
+	message2(s, NULL, true);
+	assert_int_equal(eob(s), MILTER_STEP_SCAN);
+	assert_int_equal(cap.calls, 1);
+	/* Bob's scan finishes later; carol's starts only then. */
+	first = cap;
+	per_user_result(first.t);
+	first.done(first.t, first.arg);
+	assert_int_equal(cap.calls, 2);
+	assert_int_equal(milter_session_output(s)->len, 0);
+	per_user_result(cap.t);
+	cap.done(cap.t, cap.arg);
+	assert_non_null(strstr(reply_lines(milter_session_output(s), &lines),
+	    "m 1 X-Spam: Yes\na\n"));
+	assert_string_equal(users, "bob@example.com,carol@example.com");
+	/* A timeout between the two: on_error now, both tasks freed later. */
+	PKT(s, 'A', "");
+	memset(&cap, 0, sizeof(cap));
+	message2(s, NULL, true);
+	eob(s);
+	first = cap;
+	per_user_result(first.t);
+	first.done(first.t, first.arg);
+	milter_session_timeout(s);
+	assert_string_equal(reply_lines(milter_session_output(s), &lines), "t\n");
+	per_user_result(cap.t);
+	cap.done(cap.t, cap.arg);
+	assert_int_equal(milter_session_output(s)->len, 0);
+	assert_int_equal(cap.calls, 2);
+	buf_deinit(&lines);
+	milter_session_free(&s);
+	fixture_free(f);
+}
+
 int
 main(void)
 {
@@ -943,6 +1071,8 @@ main(void)
 		cmocka_unit_test(test_overload_answers_on_error),
 		cmocka_unit_test(test_fallback_bytes),
 		cmocka_unit_test(test_postfix37_golden_session),
+		cmocka_unit_test(test_multi_rcpt_first_and_each),
+		cmocka_unit_test(test_multi_rcpt_each_async_and_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,8 +15,13 @@ test_token_prob(void **state)
 	struct bayes_params p;
 	bayes_params_default(&p);
 	assert_float_equal(p.robs, 0.3, 1e-12);
-	assert_float_equal(bayes_token_prob(&p, 1, 0, 10, 10), (0.3 * 0.5 + 1) / 1.3, 1e-12);
+	assert_float_equal(p.robx, 0.6, 1e-12);
+	assert_float_equal(p.min_dev, 0.25, 1e-12);
+	assert_float_equal(bayes_token_prob(&p, 1, 0, 10, 10), (0.3 * 0.6 + 1) / 1.3, 1e-12);
+	/* never seen: the unknown-word prior x */
+	assert_float_equal(bayes_token_prob(&p, 0, 0, 10, 10), 0.6, 1e-12);
 	p.robs = 1;
+	p.robx = 0.5;
 	assert_float_equal(bayes_token_prob(&p, 0, 0, 10, 10), 0.5, 1e-12);
 	/* seen once, in spam only: p = 1, f = (1 * 0.5 + 1 * 1) / 2 */
 	assert_float_equal(bayes_token_prob(&p, 1, 0, 10, 10), 0.75, 1e-12);
@@ -50,6 +55,7 @@ test_combine(void **state)
 	struct bayes_params p;
 	double f[200];
 	bayes_params_default(&p);
+	p.min_dev = 0.1; /* the cases below are written for it */
 	assert_float_equal(bayes_combine(&p, f, 0, NULL), 0.5, 1e-12);
 	for (int i = 0; i < 10; i++)
 		f[i] = 0.99;
@@ -61,6 +67,12 @@ test_combine(void **state)
 	f[1] = 0.1;
 	assert_float_equal(bayes_combine(&p, f, 2, NULL), 0.5, 1e-9);
 	/* tokens within min_dev of 0.5 do not count */
+	p.min_dev = 0.25;
+	f[0] = 0.74;
+	f[1] = 0.26;
+	f[2] = 0.3;
+	assert_float_equal(bayes_combine(&p, f, 3, NULL), 0.5, 1e-12);
+	p.min_dev = 0.1;
 	f[0] = 0.55;
 	f[1] = 0.45;
 	f[2] = 0.58;
