@@ -207,6 +207,7 @@ static const struct cfg_key cfg_keys[] = {
 	K_UINT(C, "stats.min_tokens", stats.min_tokens, 0, 10000),
 	K_UINT(C, "stats.window", stats.window, 2, 8),
 	K_BOOL(C, "stats.header_tokens", stats.header_tokens),
+	K_BOOL(C, "stats.snapshot", stats.snapshot),
 
 	K_BOOL(C, "rbl.enabled", rbl.enabled),
 	K_STR(C, "rbl.resolver", rbl.resolver, CFG_F_NONEMPTY),

@@ -95,6 +95,7 @@ cfg_defaults_new(void)
 	c->stats.min_tokens = 11;
 	c->stats.window = 2;   /* bench/bayes_eval: as accurate as 3 or 5, 2-4x faster, 4x smaller */
 	c->stats.header_tokens = true;
+	c->stats.snapshot = true;
 
 	c->rbl.enabled = false;
 	c->rbl.resolver = "/etc/resolv.conf";

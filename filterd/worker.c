@@ -14,6 +14,7 @@
 #include "http_conn.h"
 #include "http_scan.h"
 #include "milter_session.h"
+#include "stats/stats.h"
 
 struct worker {
 	struct event_base *base;
@@ -112,6 +113,10 @@ worker_main(enum worker_role role, struct scan_engine *engine, const struct work
 		log_error("%s", err);
 		return 1;
 	}
+	/* The one writer keeps the workers' snapshot of the global store. */
+	if (role == WORKER_CONTROLLER && engine->stats != NULL &&
+	    stats_snapshot_follow(engine->stats, err, sizeof(err)) != 0)
+		log_warn("bayes: %s (workers read SQLite only)", err);
 	/* Only scan workers greylist; each opens its own connection (after fork). */
 	if (role == WORKER_SCAN && cfg->greylist.enabled && engine->greylist == NULL &&
 	    (engine->greylist = greylist_open(cfg, err, sizeof(err))) == NULL) {

@@ -18,12 +18,21 @@
 #include "fcore/result.h"
 #include "fcore/symbol.h"
 #include "fcore/xalloc.h"
+#include "snapshot.h"
 #include "store.h"
 
 #define PRUNE_EVERY 512 /* single learns between two pruning checks */
+#define SNAP_QUIET 1.0      /* seconds without a learn before the snapshot is rewritten */
+#define SNAP_MAX_DELAY 10.0 /* ... but no later than this after the first learn it lacks */
 
 struct stats_ctx {
 	struct store *store;
+	char *db_path;
+	char *snap_path;          /* NULL: stats.snapshot off */
+	struct snap *snap;        /* readers: the mapped snapshot, maybe stale */
+	struct snap_ident snap_id;
+	struct snap_writer *snapw; /* writer: the thread keeping it current */
+	bool last_from_snap;
 	bool writer;
 	bool bulk;
 	unsigned min_learns;
@@ -52,6 +61,11 @@ stats_open(const struct fconf *cfg, bool writer, char *err, size_t errlen)
 	struct stats_ctx *c = xcalloc(1, sizeof(*c));
 	c->store = st;
 	c->writer = writer;
+	c->db_path = xstrdup(path);
+	if (cfg->stats.snapshot) {
+		c->snap_path = xmalloc(strlen(path) + sizeof(".snap"));
+		sprintf(c->snap_path, "%s.snap", path);
+	}
 	c->min_learns = cfg->stats.min_learns;
 	c->min_tokens = cfg->stats.min_tokens;
 	c->per_user = cfg->stats.per_user;
@@ -70,7 +84,11 @@ stats_close(struct stats_ctx **cp)
 	if (c == NULL)
 		return;
 	*cp = NULL;
+	snap_writer_stop(&c->snapw);
+	snap_close(&c->snap);
 	c->store->ops->close(&c->store);
+	free(c->snap_path);
+	free(c->db_path);
 	free(c);
 }
 
@@ -122,6 +140,27 @@ enough(const struct stats_ctx *c, const struct store_user *u)
 	return u->learned_spam >= c->min_learns && u->learned_ham >= c->min_learns;
 }
 
+/* The snapshot when it holds exactly the store's committed data, else
+ * NULL (SQLite answers). A replaced file is mapped again; a stale one is
+ * kept until the writer replaces it. */
+static const struct snap *
+current_snap(struct stats_ctx *c)
+{
+	uint64_t rev;
+	if (c->snap_path == NULL || c->store->ops->rev(c->store, &rev) < 0)
+		return NULL;
+	if (c->snap != NULL && snap_rev(c->snap) == rev)
+		return c->snap;
+	if (snap_ident_update(c->snap_path, &c->snap_id)) {
+		char err[512];
+		snap_close(&c->snap);
+		c->snap = snap_open(c->snap_path, err, sizeof(err));
+		if (c->snap == NULL && err[0] != '\0')
+			log_warn("bayes: %s", err);
+	}
+	return c->snap != NULL && snap_rev(c->snap) == rev ? c->snap : NULL;
+}
+
 /* The store that answers for this message; 0 and *why set when none. */
 static int
 pick_store(struct stats_ctx *c, const struct msg *msg, struct store_user *u_r, bool *per_user_r,
@@ -130,6 +169,7 @@ pick_store(struct stats_ctx *c, const struct msg *msg, struct store_user *u_r, b
 	const struct store_ops *ops = c->store->ops;
 	const char *user = msg_user(c, msg);
 	*per_user_r = false;
+	c->last_from_snap = false;
 	if (user != NULL) {
 		int rc = ops->user_get(c->store, user, false, u_r);
 		if (rc < 0)
@@ -139,9 +179,15 @@ pick_store(struct stats_ctx *c, const struct msg *msg, struct store_user *u_r, b
 			return 1;
 		}
 	}
-	int rc = ops->user_get(c->store, "", false, u_r);
+	const struct snap *snap = current_snap(c);
+	int rc = 1;
+	if (snap != NULL)
+		snap_user(snap, u_r);
+	else
+		rc = ops->user_get(c->store, "", false, u_r);
 	if (rc < 0)
 		return -1;
+	c->last_from_snap = snap != NULL;
 	if (rc > 0 && enough(c, u_r))
 		return 1;
 	bool spam_short = rc == 0 || u_r->learned_spam < c->min_learns;
@@ -214,8 +260,13 @@ stats_classify(struct stats_ctx *c, const struct msg *msg, struct scan_result *r
 	stats_tokenize(a, msg, &c->tok, &t);
 	struct store_counts *cnt = ARENA_NEW_ARRAY(a, struct store_counts, t.n ? t.n : 1);
 	rc = -1;
-	if (cnt != NULL && c->store->ops->tokens_get(c->store, u.id, t.v, t.n, cnt) == 0) {
+	if (cnt != NULL && c->last_from_snap && !per_user) {
+		snap_get(c->snap, t.v, t.n, cnt);
 		rc = 0;
+	} else if (cnt != NULL && c->store->ops->tokens_get(c->store, u.id, t.v, t.n, cnt) == 0) {
+		rc = 0;
+	}
+	if (rc == 0) {
 		c->last_prob = probability(c, a, &t, cnt, &u);
 		if (fabs(c->last_prob - 0.5) > 0.05)
 			insert_verdict(c, res, c->last_prob, per_user);
@@ -307,6 +358,15 @@ maybe_prune(struct stats_ctx *c, unsigned learns)
 		log_warn("bayes: pruning failed: %s", c->store->ops->errmsg(c->store));
 }
 
+/* After a committed write: pruning when due, then the snapshot. */
+static void
+after_commit(struct stats_ctx *c, unsigned learns)
+{
+	maybe_prune(c, learns);
+	if (c->snapw != NULL)
+		snap_writer_kick(c->snapw);
+}
+
 enum stats_learn_status
 stats_learn(struct stats_ctx *c, const struct msg *msg, bool spam, const char *user, char *err,
     size_t errlen)
@@ -342,7 +402,7 @@ stats_learn(struct stats_ctx *c, const struct msg *msg, bool spam, const char *u
 			else if (st != STATS_LEARN_OK)
 				ops->rollback(c->store);
 			if (st == STATS_LEARN_OK)
-				maybe_prune(c, 1);
+				after_commit(c, 1);
 		}
 	}
 	if (st == STATS_LEARN_ERROR && err[0] == '\0')
@@ -370,7 +430,7 @@ stats_learn_commit(struct stats_ctx *c)
 	c->bulk = false;
 	if (c->store->ops->commit(c->store) < 0)
 		return -1;
-	maybe_prune(c, PRUNE_EVERY);
+	after_commit(c, PRUNE_EVERY);
 	return 0;
 }
 
@@ -394,5 +454,32 @@ stats_prune(struct stats_ctx *c)
 {
 	if (!c->writer || c->bulk)
 		return -1;
-	return c->store->ops->prune(c->store, c->max_tokens);
+	long n = c->store->ops->prune(c->store, c->max_tokens);
+	if (n > 0 && c->snapw != NULL)
+		snap_writer_kick(c->snapw);
+	return n;
+}
+
+long
+stats_snapshot_write(struct stats_ctx *c, char *err, size_t errlen)
+{
+	if (c->snap_path == NULL)
+		return 0;
+	return snap_write(c->store, 0, c->snap_path, err, errlen);
+}
+
+int
+stats_snapshot_follow(struct stats_ctx *c, char *err, size_t errlen)
+{
+	if (c->snap_path == NULL || c->snapw != NULL)
+		return 0;
+	c->snapw = snap_writer_start(c->db_path, c->snap_path, SNAP_QUIET, SNAP_MAX_DELAY, err,
+	    errlen);
+	return c->snapw != NULL ? 0 : -1;
+}
+
+bool
+stats_last_from_snapshot(const struct stats_ctx *c)
+{
+	return c->last_from_snap;
 }

@@ -62,6 +62,15 @@ struct store_ops {
 	int (*summary)(struct store *s, struct stats_summary *out);
 	/* Deletes tokens down to 90 % of max when above max; rows deleted or -1. */
 	long (*prune)(struct store *s, uint64_t max_tokens);
+	/* The data revision: bumped by every committed write, so two equal
+	 * values mean the same committed data (snapshot.c relies on it). */
+	int (*rev)(struct store *s, uint64_t *rev_r);
+	/* One consistent read (one read transaction) of the revision, a
+	 * user's learned counts and every token row of the user with a non-zero
+	 * count; fn returning non-zero stops the scan (then 1 is returned).
+	 * u_r->id is -1 when the user is missing. */
+	int (*tokens_scan)(struct store *s, int64_t uid, uint64_t *rev_r, struct store_user *u_r,
+	    int (*fn)(void *arg, uint64_t hash, struct store_counts c), void *arg);
 	const char *(*errmsg)(struct store *s);
 	void (*close)(struct store **sp);
 };

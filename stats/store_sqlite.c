@@ -42,6 +42,9 @@ enum st_id {
 	ST_LEARNED_COUNT,
 	ST_USER_COUNT,
 	ST_DB_SIZE,
+	ST_USER_BY_ID,
+	ST_TOK_SCAN,
+	ST_BEGIN_READ,
 	ST_COUNT
 };
 
@@ -72,6 +75,11 @@ static const char *const st_sql[ST_COUNT] = {
 	/* logical size: committed pages still in the WAL count too */
 	[ST_DB_SIZE] = "SELECT p.page_count * s.page_size FROM pragma_page_count() AS p,"
 	    " pragma_page_size() AS s",
+	[ST_USER_BY_ID] = "SELECT id, learned_spam, learned_ham FROM users WHERE id = ?1",
+	/* the primary key's order: no sort step */
+	[ST_TOK_SCAN] = "SELECT hash, spam, ham FROM tokens WHERE user_id = ?1 AND (spam > 0 OR ham > 0)"
+	    " ORDER BY hash",
+	[ST_BEGIN_READ] = "BEGIN",
 };
 
 struct delta {
@@ -89,7 +97,7 @@ struct store_sqlite {
 	bool in_tx;
 	struct delta *dt; /* open addressing, power-of-two size */
 	size_t dt_cap, dt_n;
-	int64_t generation, rev_spam, rev_ham;
+	int64_t generation, rev_spam, rev_ham, rev;
 	char err[256];
 };
 
@@ -156,6 +164,14 @@ meta_set(struct store_sqlite *s, const char *key, int64_t v)
 	return st_exec(s, st, "meta");
 }
 
+static void
+row_user(sqlite3_stmt *st, struct store_user *u_r)
+{
+	u_r->id = sqlite3_column_int64(st, 0);
+	u_r->learned_spam = (uint64_t)sqlite3_column_int64(st, 1);
+	u_r->learned_ham = (uint64_t)sqlite3_column_int64(st, 2);
+}
+
 static int
 sq_user_get(struct store *base, const char *name, bool create, struct store_user *u_r)
 {
@@ -165,9 +181,7 @@ sq_user_get(struct store *base, const char *name, bool create, struct store_user
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		int rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
-			u_r->id = sqlite3_column_int64(st, 0);
-			u_r->learned_spam = (uint64_t)sqlite3_column_int64(st, 1);
-			u_r->learned_ham = (uint64_t)sqlite3_column_int64(st, 2);
+			row_user(st, u_r);
 			sqlite3_reset(st);
 			return 1;
 		}
@@ -332,7 +346,7 @@ sq_begin(struct store *base)
 	if (st_exec(s, st_get(s, ST_BEGIN_WRITE), "begin") < 0)
 		return -1;
 	if (meta_get(s, "generation", &s->generation) < 0 || meta_get(s, "rev_spam", &s->rev_spam) < 0 ||
-	    meta_get(s, "rev_ham", &s->rev_ham) < 0) {
+	    meta_get(s, "rev_ham", &s->rev_ham) < 0 || meta_get(s, "rev", &s->rev) < 0) {
 		st_exec(s, st_get(s, ST_ROLLBACK), "rollback");
 		return -1;
 	}
@@ -359,7 +373,7 @@ sq_commit(struct store *base)
 		return 0;
 	if (dt_flush(s) < 0 || meta_set(s, "generation", s->generation) < 0 ||
 	    meta_set(s, "rev_spam", s->rev_spam) < 0 || meta_set(s, "rev_ham", s->rev_ham) < 0 ||
-	    st_exec(s, st_get(s, ST_COMMIT), "commit") < 0) {
+	    meta_set(s, "rev", s->rev + 1) < 0 || st_exec(s, st_get(s, ST_COMMIT), "commit") < 0) {
 		char keep[sizeof(s->err)];
 		memcpy(keep, s->err, sizeof(keep));
 		sq_rollback(base);
@@ -496,6 +510,72 @@ sq_prune(struct store *base, uint64_t max_tokens)
 	return deleted;
 }
 
+static int
+sq_rev(struct store *base, uint64_t *rev_r)
+{
+	int64_t v;
+	int rc = meta_get(SS(base), "rev", &v);
+	*rev_r = (uint64_t)v;
+	return rc;
+}
+
+static int
+user_by_id(struct store_sqlite *s, int64_t uid, struct store_user *u_r)
+{
+	sqlite3_stmt *st = st_get(s, ST_USER_BY_ID);
+	sqlite3_bind_int64(st, 1, uid);
+	memset(u_r, 0, sizeof(*u_r));
+	u_r->id = -1;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		row_user(st, u_r);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, "user lookup");
+}
+
+static int
+scan_rows(struct store_sqlite *s, int64_t uid,
+    int (*fn)(void *arg, uint64_t hash, struct store_counts c), void *arg)
+{
+	sqlite3_stmt *st = st_get(s, ST_TOK_SCAN);
+	sqlite3_bind_int64(st, 1, uid);
+	int rc, stop = 0;
+	while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t sp = sqlite3_column_int64(st, 1), hm = sqlite3_column_int64(st, 2);
+		struct store_counts c = {
+			.spam = sp > UINT32_MAX ? UINT32_MAX : (uint32_t)sp,
+			.ham = hm > UINT32_MAX ? UINT32_MAX : (uint32_t)hm,
+		};
+		stop = fn(arg, i2u(sqlite3_column_int64(st, 0)), c);
+	}
+	sqlite3_reset(st);
+	if (stop != 0)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, "token scan");
+}
+
+/* Revision, learned counts and rows in one read transaction: a learn
+ * committed meanwhile cannot pair old totals with new counts. */
+static int
+sq_tokens_scan(struct store *base, int64_t uid, uint64_t *rev_r, struct store_user *u_r,
+    int (*fn)(void *arg, uint64_t hash, struct store_counts c), void *arg)
+{
+	struct store_sqlite *s = SS(base);
+	if (s->in_tx) {
+		snprintf(s->err, sizeof(s->err), "token scan inside a write transaction");
+		return -1;
+	}
+	if (st_exec(s, st_get(s, ST_BEGIN_READ), "begin") < 0)
+		return -1;
+	int rc = sq_rev(base, rev_r);
+	if (rc == 0)
+		rc = user_by_id(s, uid, u_r);
+	if (rc == 0)
+		rc = scan_rows(s, uid, fn, arg);
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
+
 static const char *
 sq_errmsg(struct store *base)
 {
@@ -531,6 +611,8 @@ static const struct store_ops sqlite_ops = {
 	.generation_next = sq_generation_next,
 	.summary = sq_summary,
 	.prune = sq_prune,
+	.rev = sq_rev,
+	.tokens_scan = sq_tokens_scan,
 	.errmsg = sq_errmsg,
 	.close = sq_close,
 };

@@ -126,6 +126,7 @@ struct fconf {
 		unsigned min_tokens;
 		unsigned window;        /* OSB window */
 		bool header_tokens;
+		bool snapshot;          /* readers map <db>.snap (stats/snapshot.h) */
 	} stats;
 
 	struct {

@@ -58,7 +58,8 @@
  * the end of a bulk commit, every 512 single learns, or by stats_prune().
  *
  * Processes: one writer (the controller) opens with writer = true; workers
- * open read-only connections and see committed learns thanks to WAL. A
+ * open read-only connections and see committed learns thanks to WAL; the
+ * global store is read from the snapshot file while it is current. A
  * stats_ctx is one SQLite connection: use it from one thread at a time.
  * Every write is one transaction (BEGIN IMMEDIATE), so a killed writer
  * leaves either the whole learn or none of it.
@@ -133,6 +134,19 @@ int stats_summary(struct stats_ctx *c, struct stats_summary *out);
 
 /* Prunes to the bound now (writer only); returns rows deleted or -1. */
 long stats_prune(struct stats_ctx *c);
+
+/* The snapshot (<db>.snap, when cfg->stats.snapshot): the global store's
+ * token counts as a file the readers map. A reader uses it while the
+ * store's revision equals the file's, and SQLite otherwise, so results are
+ * the same either way; only the time differs.
+ * stats_snapshot_write() writes it now from this connection (offline
+ * learning, tests, bench/); stats_snapshot_follow() starts the writer's
+ * background thread that rewrites it after learns (controller). Both
+ * return 0 when the snapshot is off; write returns the tokens written. */
+long stats_snapshot_write(struct stats_ctx *c, char *err, size_t errlen);
+int stats_snapshot_follow(struct stats_ctx *c, char *err, size_t errlen);
+/* Whether the last stats_classify() read the snapshot. */
+bool stats_last_from_snapshot(const struct stats_ctx *c);
 
 /* ---- lower level: tokenizer and classifier, for tests and bench/ ---- */
 

@@ -368,6 +368,192 @@ test_schema_version(void **state)
 	stats_close(&c);
 }
 
+
+/* A message of 60 two-word phrases drawn from 600, leaning to the first
+ * half for spam: the phrases' own word pairs recur (the signal), the pairs
+ * across phrases mostly do not (thousands of distinct tokens, so the
+ * snapshot's bucket index has many buckets). */
+static struct msg *
+mk_wide(struct fx *f, bool spam, unsigned seed)
+{
+	struct buf b;
+	buf_init(&b, f->a);
+	uint32_t x = seed * 2654435761u + (spam ? 17 : 91);
+	buf_printf(&b, "Message-ID: <w%s%u@test>\nSubject: wide %u\n\n", spam ? "s" : "h", seed,
+	    seed);
+	for (unsigned i = 0; i < 60; i++) {
+		x = x * 1103515245u + 12345u;
+		bool own = (x >> 4) % 4 != 0;
+		unsigned ph = (x >> 8) % 300 + (own == spam ? 0 : 300);
+		buf_printf(&b, "p%ua p%ub ", ph, ph);
+	}
+	buf_printf(&b, "\n");
+	struct msg *m = ARENA_NEW(f->a, struct msg);
+	m->arena = f->a;
+	m->raw = buf_span(&b);
+	m->mime = mime_parse(f->a, m->raw, NULL);
+	return m;
+}
+
+static void
+learn_wide(struct fx *f, struct stats_ctx *c, unsigned from, unsigned n)
+{
+	char err[256];
+	for (unsigned i = from; i < from + n; i++)
+		for (int spam = 0; spam < 2; spam++)
+			assert_int_equal(stats_learn(c, mk_wide(f, spam, i), spam, NULL, err, sizeof(err)),
+			    STATS_LEARN_OK);
+}
+
+/* The probabilities of 40 fresh messages; how many came from the snapshot. */
+static unsigned
+probs_from(struct fx *f, struct stats_ctx *c, double *p)
+{
+	struct scan_result r;
+	unsigned from_snap = 0;
+	for (unsigned i = 0; i < 40; i++) {
+		result_init(&r, f->a, f->syms);
+		assert_int_equal(stats_classify(c, mk_wide(f, i % 2, 1000 + i), &r), 0);
+		p[i] = stats_last_prob(c);
+		from_snap += stats_last_from_snapshot(c);
+	}
+	return from_snap;
+}
+
+/* Whether all 40 came from the snapshot (none or all must). */
+static bool
+probs_of(struct fx *f, struct stats_ctx *c, double *p)
+{
+	unsigned n = probs_from(f, c, p);
+	assert_true(n == 0 || n == 40);
+	return n == 40;
+}
+
+static struct stats_ctx *
+open_r(struct fx *f, bool snapshot)
+{
+	char err[256];
+	f->cfg->stats.snapshot = snapshot;
+	struct stats_ctx *c = stats_open(f->cfg, false, err, sizeof(err));
+	f->cfg->stats.snapshot = true;
+	if (c == NULL)
+		fail_msg("stats_open: %s", err);
+	return c;
+}
+
+static void
+test_snapshot_same_answers(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	char snap[160];
+	snprintf(snap, sizeof(snap), "%s.snap", f->db);
+	struct stats_ctx *wr = open_w(f), *rd = open_r(f, true), *sq = open_r(f, false);
+	learn_wide(f, wr, 0, 30);
+	double want[40], got[40];
+	assert_false(probs_of(f, sq, want));
+	assert_false(probs_of(f, rd, got)); /* no file yet: SQLite answers */
+	long n = stats_snapshot_write(wr, err, sizeof(err));
+	assert_true(n > 3000);
+	assert_int_equal(access(snap, R_OK), 0);
+	assert_true(probs_of(f, rd, got));
+	assert_memory_equal(got, want, sizeof(got));
+	unsigned right = 0; /* and the answers are real verdicts, not all 0.5 */
+	for (unsigned i = 0; i < 40; i++)
+		right += i % 2 ? want[i] > 0.55 : want[i] < 0.45;
+	assert_true(right >= 34);
+	/* a learn makes the file stale: SQLite answers, the same as a
+	 * reader without snapshot, until the file is written again */
+	learn_n(f, wr, true, 0, 2, NULL);
+	assert_false(probs_of(f, sq, want));
+	assert_false(probs_of(f, rd, got));
+	assert_memory_equal(got, want, sizeof(got));
+	assert_true(stats_snapshot_write(wr, err, sizeof(err)) > 0);
+	assert_true(probs_of(f, rd, got));
+	assert_memory_equal(got, want, sizeof(got));
+	/* pruning changes the data too */
+	f->cfg->stats.max_tokens = 1000;
+	stats_close(&wr);
+	wr = open_w(f);
+	assert_true(stats_prune(wr) > 0);
+	assert_false(probs_of(f, rd, got));
+	stats_close(&wr);
+	stats_close(&sq);
+	stats_close(&rd);
+}
+
+static void
+test_snapshot_damaged_file(void **state)
+{
+	struct fx *f = *state;
+	char err[256], snap[160];
+	snprintf(snap, sizeof(snap), "%s.snap", f->db);
+	struct stats_ctx *wr = open_w(f), *rd = open_r(f, true);
+	learn_wide(f, wr, 0, 10);
+	assert_true(stats_snapshot_write(wr, err, sizeof(err)) > 0);
+	double want[40], got[40];
+	assert_true(probs_of(f, rd, want));
+	/* cut short, then garbage of the right size: SQLite answers, the same */
+	assert_int_equal(truncate(snap, 100), 0);
+	learn_n(f, wr, true, 0, 1, NULL); /* a new revision makes the reader look again */
+	stats_close(&rd);
+	rd = open_r(f, true);
+	assert_false(probs_of(f, rd, got));
+	assert_true(stats_snapshot_write(wr, err, sizeof(err)) > 0);
+	FILE *fp = fopen(snap, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 80, SEEK_SET), 0);
+	for (int i = 0; i < 64; i++)
+		fputc(0xff, fp);
+	fclose(fp);
+	stats_close(&rd);
+	rd = open_r(f, true);
+	assert_false(probs_of(f, rd, got));
+	/* a per-user store is never read from the snapshot */
+	assert_true(stats_snapshot_write(wr, err, sizeof(err)) > 0);
+	f->cfg->stats.min_learns = 1;
+	learn_n(f, wr, true, 50, 1, "u@example.test");
+	learn_n(f, wr, false, 50, 1, "u@example.test");
+	assert_true(stats_snapshot_write(wr, err, sizeof(err)) > 0);
+	stats_close(&rd);
+	rd = open_r(f, true);
+	struct scan_result r;
+	classify(f, rd, mk(f, true, 3, "u@example.test"), &r);
+	assert_false(stats_last_from_snapshot(rd));
+	classify(f, rd, mk(f, true, 3, NULL), &r);
+	assert_true(stats_last_from_snapshot(rd));
+	stats_close(&wr);
+	stats_close(&rd);
+}
+
+/* The controller's thread rewrites the file after learns, by itself. */
+static void
+test_snapshot_follow(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	struct stats_ctx *wr = open_w(f), *rd = open_r(f, true);
+	learn_wide(f, wr, 0, 10);
+	assert_int_equal(stats_snapshot_follow(wr, err, sizeof(err)), 0);
+	double got[40];
+	bool from = false;
+	for (int i = 0; i < 100 && !from; i++) {
+		usleep(50000);
+		from = probs_from(f, rd, got) == 40;
+	}
+	assert_true(from); /* the first pass writes at once */
+	learn_wide(f, wr, 10, 12);
+	assert_true(probs_from(f, rd, got) < 40);
+	from = false;
+	for (int i = 0; i < 100 && !from; i++) { /* one quiet second, then written */
+		usleep(50000);
+		from = probs_from(f, rd, got) == 40;
+	}
+	assert_true(from);
+	stats_close(&wr);
+	stats_close(&rd);
+}
+
 int
 main(void)
 {
@@ -382,6 +568,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_same_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_damaged_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_follow, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
