@@ -1,6 +1,7 @@
 """Learning over the controller with the real rspamc, and Bayes verdicts."""
 import json
 import subprocess
+import time
 
 from conftest import FILTERD, corpus_files, rspamc
 from test_filterc import FILTERC
@@ -45,6 +46,55 @@ def test_bayes_verdict_after_training(make_filterd):
                 assert opts[0].endswith("%") and opts[1] == "global"
     # 40+40 messages are little training; most must still be right.
     assert hits["spam"] >= 6 and hits["ham"] >= 6, hits
+
+
+def scan_symbols(d, files):
+    out = {}
+    for f in files:
+        j = json.loads(rspamc("-h", f"127.0.0.1:{d.scan_port}", "-j", str(f)).stdout)
+        out[f.name] = (j["score"], sorted((k, v["score"], tuple(v.get("options", [])))
+                                          for k, v in j["symbols"].items()))
+    return out
+
+
+def wait_snapshot(d, newer_than, old_mtime=None):
+    snap = d.state / "bayes.sqlite.snap"
+    deadline = time.monotonic() + 15
+    while not (snap.exists() and snap.stat().st_mtime >= newer_than and snap.stat().st_mtime != old_mtime):
+        assert time.monotonic() < deadline, "no new Bayes snapshot"
+        time.sleep(0.1)
+    return snap.stat().st_mtime
+
+
+def test_snapshot_follows_learning(make_filterd):
+    """The controller rewrites the Bayes snapshot about a second after the
+    last learn. Until then the workers read SQLite, so a learn counts at the
+    next scan, and the answers are the same once the snapshot is back."""
+    d = make_filterd("stats:\n  min_learns: 30\n").start()
+    for f in corpus_files("train", "spam", 40):
+        assert learn(d, "learn_spam", f).returncode == 0
+    dev = corpus_files("dev", "spam", 5) + corpus_files("dev", "ham", 5)
+    hams = iter(corpus_files("train", "ham", 60))
+
+    def why():
+        j = json.loads(rspamc("-h", f"127.0.0.1:{d.scan_port}", "-j", str(dev[0])).stdout)
+        return j["messages"].get("bayes", "")
+    # ham learns up to one short of min_learns (a few messages may be
+    # refused as too short)
+    while "ham class needs more training samples (29 of 30" not in why():
+        assert learn(d, "learn_ham", next(hams)).returncode == 0
+    mtime = wait_snapshot(d, time.time() + 0.5)
+    assert "(29 of 30 learned)" in why()  # read from the snapshot
+    # the 30th ham: the snapshot is now stale, and the next scans classify
+    r = learn(d, "learn_ham", next(hams))
+    assert r.returncode == 0 and b"success = true" in r.stdout, r.stdout
+    from_sqlite = scan_symbols(d, dev)
+    verdicts = sum(any(k.startswith("BAYES_") for k, *_ in v[1]) for v in from_sqlite.values())
+    assert verdicts >= 6, from_sqlite
+    wait_snapshot(d, 0, mtime)
+    assert scan_symbols(d, dev) == from_sqlite
+    log = d.log_text()
+    assert "snapshot:" not in log and ".snap:" not in log, log
 
 
 def test_too_few_learns_says_why(make_filterd):
