@@ -383,8 +383,9 @@ static hs_database_t *
 compile_gate(struct arena *a, const struct rule *r, const char **kind_r)
 {
 	struct re_translation t;
+	struct rule choose = *r; /* the choice memoises on the rule */
 	re_translate_gate_only(a, r->re, r->re_flags, &t);
-	rules_gate_choose(a, r, &t);
+	rules_gate_choose(a, &choose, &t);
 	if (r->nogate) {
 		hs_database_t *d = NULL;
 		hs_compile_error_t *e = NULL;

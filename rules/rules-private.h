@@ -94,6 +94,10 @@ struct rule {
 	int eval_id;           /* implemented eval: function (RULES_ENGINE_EVAL) */
 	double eval_a, eval_b; /* its numeric arguments; NAN = undef */
 	bool nogate;           /* gate literal did not compile: PCRE2 runs ungated */
+	/* Hyperscan's answer on the whole pattern as a prefilter: 0 not asked
+	 * yet, 1 accepted, 2 refused. Asking takes ms for the largest stock
+	 * patterns, so the cache remembers it for the warm start. */
+	uint8_t prefilter_ok;
 };
 
 /* ---- .cf reader ---- */
@@ -166,7 +170,7 @@ void re_translate_gate_only(struct arena *a, const char *re, unsigned flags,
 /* The gate of a PCRE2 rule (rules_compile.c): after re_translate_gate_only(),
  * decides between the literal and the pattern's prefilter form. */
 struct rule;
-void rules_gate_choose(struct arena *a, const struct rule *r, struct re_translation *t);
+void rules_gate_choose(struct arena *a, struct rule *r, struct re_translation *t);
 /* re_gate.c: the required run of re with the largest minimum width that
  * Hyperscan accepts in prefilter mode with hs_flags; NULL if none. */
 const char *re_gate_run(struct arena *a, const char *re, unsigned hs_flags);

@@ -7,11 +7,13 @@
  * enablement), the Hyperscan version and the host's CPU features. A file
  * with another key is simply not looked at; a torn or foreign file fails its
  * checks and the rules are compiled as if there were no cache. Besides the
- * databases the file keeps each rule's engine decision, so the warm path
- * does not ask Hyperscan about each pattern again.
+ * databases the file keeps each rule's engine decision (target in the low
+ * nibble; 0x10 ungated; 0x20 / 0x40 Hyperscan accepts / refuses the whole
+ * pattern as a prefilter gate), so the warm path does not ask Hyperscan
+ * about each pattern again.
  *
  * Layout (host byte order; the key covers the platform):
- *   "FRHSDB01" key:u64 nrules:u64 decided[nrules] ngroups:u64
+ *   "FRHSDB03" key:u64 nrules:u64 decided[nrules] ngroups:u64
  *   { layout:u64 size:u64 bytes[size] } x ngroups
  * layout is a hash of the expressions each database was compiled from; a
  * database whose group now lays out differently (another filterd version
@@ -35,7 +37,7 @@
 #include "fcore/xalloc.h"
 #include "rules-private.h"
 
-#define CACHE_MAGIC "FRHSDB02"
+#define CACHE_MAGIC "FRHSDB03"
 #define CACHE_MAX_DB (1u << 30) /* sanity bound on one serialised database */
 
 static void
@@ -179,6 +181,8 @@ decision(const struct rule *r)
 	}
 	if (d >= 0 && r->nogate)
 		d |= 0x10;
+	if (d >= 0 && r->prefilter_ok != 0)
+		d |= r->prefilter_ok == 1 ? 0x20 : 0x40;
 	return d;
 }
 

@@ -111,6 +111,7 @@ classify(struct rules_db *db, struct rule *r, int decided)
 	int target = decided;
 	if (target >= 0) {
 		r->nogate = (target & 0x10) != 0;
+		r->prefilter_ok = (target & 0x20) ? 1 : (target & 0x40) ? 2 : 0;
 		target &= 0x0f;
 	} else {
 		struct re_translation t;
@@ -528,14 +529,16 @@ prefilter_accepts(const char *expr, unsigned flags)
  * run of the pattern in prefilter form (re_gate.c); else no gate.
  */
 void
-rules_gate_choose(struct arena *a, const struct rule *r, struct re_translation *t)
+rules_gate_choose(struct arena *a, struct rule *r, struct re_translation *t)
 {
 	t->prefilter = false;
 	t->prefilter_expr = NULL;
 	if (t->gate != NULL)
 		return;
 	unsigned flags = rule_hs_flags(r);
-	if ((r->re_flags & RE_X) || prefilter_accepts(r->re, flags)) {
+	if (r->prefilter_ok == 0 && !(r->re_flags & RE_X))
+		r->prefilter_ok = prefilter_accepts(r->re, flags) ? 1 : 2;
+	if ((r->re_flags & RE_X) || r->prefilter_ok == 1) {
 		t->prefilter = true;
 		return;
 	}

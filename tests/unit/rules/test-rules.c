@@ -419,6 +419,56 @@ test_eval_mime(void **state)
 	free(path);
 }
 
+/* Hits of a PCRE2 rule behind a prefilter gate (no literal in it), and
+ * whether the rules came from the cache. */
+static bool
+prefilter_rule_hits(struct fconf *c, const char *text, bool *from_cache_r)
+{
+	char err[512];
+	struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
+	assert_non_null(db);
+	struct rules_stats st;
+	rules_get_stats(db, &st);
+	*from_cache_r = st.from_cache;
+	struct rules_scratch *s = rules_scratch_new(db);
+	struct run r;
+	run_text(&r, db, s, NULL, text, strlen(text));
+	bool hit = result_has(&r.res, "PF_TRIPLE");
+	arena_free(&r.a);
+	rules_scratch_free(&s);
+	rules_free(&db);
+	return hit;
+}
+
+/* The cache keeps Hyperscan's verdict on prefilter gates: the warm load
+ * lays the gate out as the cold compile did and it still lets matches in. */
+static void
+test_cache_prefilter_gate(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test-rules-cache-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *pf = temp_cf("body PF_TRIPLE /\\b(\\w+) \\1 \\1\\b/\nscore PF_TRIPLE 1\n");
+	const char *paths[] = { pf };
+	struct fconf *c = config(paths, 1);
+	c->rules.cache = true;
+	c->state_dir = dir;
+	const char *yes = "Subject: t\n\nso we we we go\n", *no = "Subject: t\n\nso we go we\n";
+	bool cached;
+	assert_true(prefilter_rule_hits(c, yes, &cached));
+	assert_false(cached);
+	assert_true(prefilter_rule_hits(c, yes, &cached));
+	assert_true(cached);
+	assert_false(prefilter_rule_hits(c, no, &cached));
+	assert_true(cached);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	unlink(pf);
+	free(pf);
+	cfg_free(&c);
+}
+
 static void
 test_cache(void **state)
 {
@@ -515,6 +565,7 @@ main(void)
 		cmocka_unit_test(test_eval_shifted_date),
 		cmocka_unit_test(test_eval_mime),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_cache_prefilter_gate),
 		cmocka_unit_test(test_load_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
