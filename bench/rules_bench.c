@@ -233,9 +233,10 @@ push(struct arena *a, struct msg_texts *mt, size_t g, struct span t)
 }
 
 static void
-group_texts(struct arena *a, const struct msg *m, const struct scope_group *g, size_t gi,
+group_texts(struct arena *a, const struct rules_db *db, const struct msg *m, size_t gi,
     struct msg_texts *mt, struct buf *text, struct rules_lines *lines)
 {
+	const struct scope_group *g = &db->groups[gi];
 	const struct mime_message *mm = m->mime;
 	switch (g->scope) {
 	case RT_HEADER:
@@ -250,9 +251,9 @@ group_texts(struct arena *a, const struct msg *m, const struct scope_group *g, s
 	case RT_BODY:
 	case RT_RAWBODY:
 		if (g->scope == RT_BODY)
-			rules_body_lines(m, text, lines);
+			rules_body_lines(m, db->body_part_scan_size, text, lines);
 		else
-			rules_rawbody_chunks(m, lines);
+			rules_rawbody_chunks(m, db->rawbody_part_scan_size, lines);
 		for (size_t k = 0; k < lines->n; k++)
 			push(a, mt, gi, lines->v[k]);
 		break;
@@ -284,7 +285,7 @@ build_texts(const struct rules_db *db, const struct msg *m, struct arena *a)
 		if (m[i].mime == NULL)
 			continue;
 		for (size_t g = 0; g < db->ngroups; g++)
-			group_texts(a, &m[i], &db->groups[g], g, &mt[i], &text, &lines);
+			group_texts(a, db, &m[i], g, &mt[i], &text, &lines);
 	}
 	buf_deinit(&text);
 	free(lines.v);

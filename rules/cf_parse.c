@@ -83,6 +83,8 @@ cf_init(struct cf *cf, struct arena *a, char *err, size_t errlen)
 	cf->slots = xcalloc(cf->nslots, sizeof(*cf->slots));
 	cf->replace_start = "<";
 	cf->replace_end = ">";
+	cf->body_part_scan_size = 50000; /* SpamAssassin 4's defaults */
+	cf->rawbody_part_scan_size = 500000;
 	cf->err = err;
 	cf->errlen = errlen;
 }
@@ -589,6 +591,21 @@ static const struct {
 	{ "meta", RT_META },
 };
 
+/* body_part_scan_size / rawbody_part_scan_size N (0 = no limit). */
+static int
+parse_scan_size(struct cf_reader *r, const char *dir, const char *args, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(args, &end, 10);
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (args[0] < '0' || args[0] > '9' || *end != '\0' || errno != 0 || v > (1ULL << 32))
+		return cf_error(r, "%s: expected a size in bytes, got \"%s\"", dir, args);
+	*out = v;
+	return 0;
+}
+
 static int
 parse_directive(struct cf_reader *r, char *line)
 {
@@ -613,6 +630,10 @@ parse_directive(struct cf_reader *r, char *line)
 		return parse_replace(r, dir, args);
 	if (strcmp(dir, "include") == 0)
 		return parse_include(r, args);
+	if (strcmp(dir, "body_part_scan_size") == 0)
+		return parse_scan_size(r, dir, args, &r->cf->body_part_scan_size);
+	if (strcmp(dir, "rawbody_part_scan_size") == 0)
+		return parse_scan_size(r, dir, args, &r->cf->rawbody_part_scan_size);
 	/* lang xx <directive>: translations of describe/report; ignored */
 	return 0;
 }

@@ -124,6 +124,8 @@ struct cf {
 	size_t nfiles, files_cap;
 	unsigned skipped_blocks;
 	unsigned depth;        /* include depth */
+	uint64_t body_part_scan_size;    /* SpamAssassin's settings of these names */
+	uint64_t rawbody_part_scan_size;
 	char *err;
 	size_t errlen;
 };
@@ -239,6 +241,7 @@ struct rules_db {
 	size_t nfiles;
 	struct rules_stats stats;
 	uint32_t pcre_match_limit, pcre_depth_limit;
+	size_t body_part_scan_size, rawbody_part_scan_size; /* per part; 0 = whole */
 	unsigned max_ent;      /* largest nent, for scratch */
 	unsigned cache_stale;  /* cached databases whose layout no longer matched */
 	unsigned *evals;       /* rules run by rules_eval.c */

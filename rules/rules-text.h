@@ -20,9 +20,10 @@ bool rules_header_text(const struct msg *msg, const char *hdr, unsigned flags, s
 bool rules_part_header_text(const struct mime_part *p, const char *hdr, unsigned flags,
     struct buf *out);
 /* Fills text and lines (spans into text). */
-void rules_body_lines(const struct msg *msg, struct buf *text, struct rules_lines *lines);
+void rules_body_lines(const struct msg *msg, size_t part_max, struct buf *text,
+    struct rules_lines *lines);
 /* Spans into the message's decoded parts. */
-void rules_rawbody_chunks(const struct msg *msg, struct rules_lines *lines);
+void rules_rawbody_chunks(const struct msg *msg, size_t part_max, struct rules_lines *lines);
 /* uri: SpamAssassin's URI list (URLs normalised and as found, redirect
  * targets, mailto: addresses); lines are spans into text. */
 void rules_uri_texts(const struct msg *msg, struct buf *text, struct rules_lines *lines);

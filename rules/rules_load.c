@@ -179,6 +179,8 @@ rules_load(const struct fconf *cfg, struct symtab *symtab, char *err, size_t err
 	cf_finish(&cf);
 	rules_compile(db, &cf);
 	db->stats.skipped_blocks = cf.skipped_blocks;
+	db->body_part_scan_size = (size_t)cf.body_part_scan_size;
+	db->rawbody_part_scan_size = (size_t)cf.rawbody_part_scan_size;
 	db->nfiles = cf.nfiles;
 	db->files = arena_array(db->arena, cf.nfiles ? cf.nfiles : 1, sizeof(char *));
 	memcpy(db->files, cf.files, cf.nfiles * sizeof(char *));

@@ -327,12 +327,12 @@ run_group(const struct rules_db *db, struct rules_scratch *s, const struct msg *
 		break;
 	case RT_BODY:
 		if (!*body_built)
-			rules_body_lines(msg, &s->text, &s->lines);
+			rules_body_lines(msg, db->body_part_scan_size, &s->text, &s->lines);
 		*body_built = true;
 		run_lines(db, s, g);
 		break;
 	case RT_RAWBODY:
-		rules_rawbody_chunks(msg, &s->lines);
+		rules_rawbody_chunks(msg, db->rawbody_part_scan_size, &s->lines);
 		*body_built = false;
 		run_lines(db, s, g);
 		break;

@@ -10,6 +10,9 @@
  *   runs of blank lines made paragraph breaks and other whitespace runs one
  *   space; each paragraph (split near 2048 bytes when longer) is one text.
  * rawbody: decoded text and message leaves, in pieces of about 2-4 KiB.
+ * Both cut each part at SpamAssassin's body_part_scan_size (rendered text,
+ * default 50,000 bytes) and rawbody_part_scan_size (decoded, 500,000): a
+ * large part is scanned as far as SpamAssassin scans it, and no further.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +303,22 @@ append_collapsed(struct buf *out, struct span t)
 	}
 }
 
+/* A part cut at max as SpamAssassin cuts it: after the first of seps (in
+ * order of preference) within 1 KiB past max, else at max; 0 = no limit. */
+static struct span
+part_scan_cut(struct span t, size_t max, const char *seps)
+{
+	if (max == 0 || t.len <= max)
+		return t;
+	size_t window = t.len - max < 1025 ? t.len - max : 1025;
+	for (const char *c = seps; *c != '\0'; c++) {
+		const uint8_t *q = memchr(t.p + max, *c, window);
+		if (q != NULL)
+			return span_make(t.p, (size_t)(q - t.p) + 1);
+	}
+	return span_make(t.p, max);
+}
+
 static void
 lines_push(struct rules_lines *l, const uint8_t *p, size_t n)
 {
@@ -333,7 +352,8 @@ split_short_lines(struct rules_lines *l, const uint8_t *p, size_t n)
 }
 
 void
-rules_body_lines(const struct msg *msg, struct buf *text, struct rules_lines *lines)
+rules_body_lines(const struct msg *msg, size_t part_max, struct buf *text,
+    struct rules_lines *lines)
 {
 	const struct mime_message *m = msg->mime;
 	buf_reset(text);
@@ -355,7 +375,7 @@ rules_body_lines(const struct msg *msg, struct buf *text, struct rules_lines *li
 			buf_append_byte(text, '\n');
 		any = true;
 		if ((p->flags & MIME_PART_TEXT) && p->text.p != NULL)
-			append_collapsed(text, p->text);
+			append_collapsed(text, part_scan_cut(p->text, part_max, "\n "));
 	}
 	(void)body_start;
 	split_short_lines(lines, text->data, text->len);
@@ -386,7 +406,7 @@ split_paragraphs(struct rules_lines *l, struct span t)
 }
 
 void
-rules_rawbody_chunks(const struct msg *msg, struct rules_lines *lines)
+rules_rawbody_chunks(const struct msg *msg, size_t part_max, struct rules_lines *lines)
 {
 	const struct mime_message *m = msg->mime;
 	lines->n = 0;
@@ -399,7 +419,7 @@ rules_rawbody_chunks(const struct msg *msg, struct rules_lines *lines)
 		if (!textish || (p->subtype != NULL && strcmp(p->subtype, "calendar") == 0))
 			continue;
 		struct span d = p->decoded.p != NULL ? p->decoded : p->raw_body;
-		split_paragraphs(lines, d);
+		split_paragraphs(lines, part_scan_cut(d, part_max, "\n> "));
 	}
 }
 

@@ -130,6 +130,13 @@ test_attributes(void **state)
 	assert_string_equal(b->describe, "Price # one");
 	assert_int_equal(a->priority, -100);
 	assert_int_equal(b->tflags, TF_NET | TF_LEARN | TF_NOAUTOLEARN);
+	/* SpamAssassin 4's defaults until a line says otherwise */
+	assert_int_equal(f.cf.body_part_scan_size, 50000);
+	assert_int_equal(f.cf.rawbody_part_scan_size, 500000);
+	done(&f);
+	assert_int_equal(parse(&f, "body_part_scan_size 1000\nrawbody_part_scan_size  0 \n"), 0);
+	assert_int_equal(f.cf.body_part_scan_size, 1000);
+	assert_int_equal(f.cf.rawbody_part_scan_size, 0);
 	done(&f);
 }
 
@@ -254,6 +261,9 @@ test_errors(void **state)
 		{ "if (version >=\nendif\n", "t.cf:1: cannot parse if condition" },
 		{ "ifplugin X\nbody A /a/\n", "t.cf:3: missing endif (1 if blocks open at end of file)" },
 		{ "include\n", "t.cf:1: include: missing file name" },
+		{ "body_part_scan_size 50k\n", "t.cf:1: body_part_scan_size: expected a size in bytes, got \"50k\"" },
+		{ "rawbody_part_scan_size -1\n", "t.cf:1: rawbody_part_scan_size: expected a size in bytes, got \"-1\"" },
+		{ "body_part_scan_size\n", "t.cf:1: body_part_scan_size: expected a size in bytes, got \"\"" },
 		{ "include /nonexistent/file.cf\n", "t.cf:1: include: cannot read /nonexistent/file.cf" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

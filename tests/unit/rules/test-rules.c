@@ -419,6 +419,55 @@ test_eval_mime(void **state)
 	free(path);
 }
 
+/* Which of LATE (body) and RLATE (rawbody) hit a text/plain message whose
+ * marker line starts after `filler` bytes, under the given cf lines. */
+static unsigned
+late_hits(const char *extra_cf, size_t filler)
+{
+	char cf[256];
+	snprintf(cf, sizeof(cf), "body LATE /latemarker/\nrawbody RLATE /rawlate/\n%s", extra_cf);
+	char *path = temp_cf(cf);
+	const char *paths[] = { path };
+	struct fconf *c = config(paths, 1);
+	char err[512];
+	struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
+	assert_non_null(db);
+	struct rules_scratch *s = rules_scratch_new(db);
+	size_t n = filler + 64;
+	char *text = malloc(n);
+	size_t o = (size_t)snprintf(text, n, "Subject: t\n\n");
+	for (; o < filler + 12; o++) /* lines of 60: "wwwww wwwww ..." */
+		text[o] = o % 61 == 60 ? '\n' : o % 6 == 5 ? ' ' : 'w';
+	o += (size_t)snprintf(text + o, n - o, "latemarker rawlate\n");
+	struct run r;
+	run_text(&r, db, s, NULL, text, o);
+	unsigned hits = (result_has(&r.res, "LATE") ? 1 : 0) | (result_has(&r.res, "RLATE") ? 2 : 0);
+	arena_free(&r.a);
+	free(text);
+	rules_scratch_free(&s);
+	rules_free(&db);
+	cfg_free(&c);
+	unlink(path);
+	free(path);
+	return hits;
+}
+
+/* body_part_scan_size / rawbody_part_scan_size as SpamAssassin applies
+ * them: a part's text is cut near the size, at the end of the line that
+ * crosses it (within 1 KiB), else at a space, else at the size. */
+static void
+test_part_scan_size(void **state)
+{
+	(void)state;
+	assert_int_equal(late_hits("", 1000), 3);
+	/* the marker's line starts before 50,000 and ends within 1 KiB past it */
+	assert_int_equal(late_hits("", 49990), 3);
+	/* the marker follows a line that crossed 50,000: cut before it */
+	assert_int_equal(late_hits("", 60000), 2);
+	assert_int_equal(late_hits("body_part_scan_size 0\n", 60000), 3);
+	assert_int_equal(late_hits("body_part_scan_size 0\nrawbody_part_scan_size 30000\n", 60000), 1);
+}
+
 /* Hits of a PCRE2 rule behind a prefilter gate (no literal in it), and
  * whether the rules came from the cache. */
 static bool
@@ -566,6 +615,7 @@ main(void)
 		cmocka_unit_test(test_eval_mime),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_cache_prefilter_gate),
+		cmocka_unit_test(test_part_scan_size),
 		cmocka_unit_test(test_load_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
