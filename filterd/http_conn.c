@@ -17,6 +17,7 @@
 
 #include "fcore/arena.h"
 #include "fcore/log.h"
+#include "accept_turn.h"
 #include "fcore/xalloc.h"
 #include "version.h"
 
@@ -24,7 +25,7 @@ enum conn_state { CONN_HEAD, CONN_BODY, CONN_CHUNKED, CONN_HANDLING, CONN_WRITIN
 
 struct http_server {
 	struct event_base *base;
-	struct evconnlistener *listener;
+	struct accept_turn *listener;
 	struct http_server_opts o;
 	unsigned active;
 };
@@ -363,22 +364,18 @@ http_server_new(struct event_base *base, int listen_fd, const struct http_server
 	struct http_server *s = xcalloc(1, sizeof(*s));
 	s->base = base;
 	s->o = *o;
-	s->listener = evconnlistener_new(base, accept_cb, s, LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
+	s->listener = accept_turn_new(base, listen_fd, accept_cb, accept_error_cb, s);
 	if (s->listener == NULL) {
 		free(s);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(s->listener, accept_error_cb);
 	return s;
 }
 
 void
 http_server_stop(struct http_server *s)
 {
-	if (s->listener != NULL) {
-		evconnlistener_free(s->listener);
-		s->listener = NULL;
-	}
+	accept_turn_free(&s->listener);
 }
 
 void

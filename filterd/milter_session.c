@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "accept_turn.h"
 #include "fcore/arena.h"
 #include "fcore/log.h"
 #include "fcore/xalloc.h"
@@ -47,7 +48,7 @@ struct conn_data {
 
 struct milter_server {
 	struct event_base *base;
-	struct evconnlistener *listener;
+	struct accept_turn *listener;
 	struct scan_engine *engine;
 	struct shm_stats *shm;
 	unsigned active;
@@ -1315,23 +1316,18 @@ milter_server_new(struct event_base *base, int listen_fd,
 	srv->base = base;
 	srv->engine = engine;
 	srv->shm = shm;
-	srv->listener = evconnlistener_new(base, accept_cb, srv,
-	    LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
+	srv->listener = accept_turn_new(base, listen_fd, accept_cb, accept_error_cb, srv);
 	if (srv->listener == NULL) {
 		free(srv);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
 	return srv;
 }
 
 void
 milter_server_stop(struct milter_server *srv)
 {
-	if (srv->listener != NULL) {
-		evconnlistener_free(srv->listener);
-		srv->listener = NULL;
-	}
+	accept_turn_free(&srv->listener);
 }
 
 void
