@@ -11,11 +11,15 @@
  */
 #include "snapshot.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fcore/log.h"
 #include "fcore/xalloc.h"
@@ -100,11 +104,46 @@ refresh(struct snap_writer *w, struct store *st)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* A writer killed between writing and renaming leaves <snap>.tmp.<pid>;
+ * this removes those whose process is gone. */
+static void
+remove_orphans(const char *snap_path)
+{
+	char dir[4096];
+	const char *slash = strrchr(snap_path, '/');
+	const char *base = slash ? slash + 1 : snap_path;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == snap_path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - snap_path), snap_path);
+	size_t blen = strlen(base);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0)
+			continue;
+		char *end;
+		long pid = strtol(n + blen + 5, &end, 10);
+		if (*end != '\0' || pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+			char path[8192];
+			snprintf(path, sizeof(path), "%s/%s", dir, n);
+			unlink(path);
+		}
+	}
+	closedir(d);
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct snap_writer *w = arg;
 	char err[512];
+	remove_orphans(w->snap_path);
 	struct store *st = store_sqlite_open(w->db_path, false, err, sizeof(err));
 	if (st == NULL) {
 		log_warn("bayes snapshot: %s", err);

@@ -534,6 +534,12 @@ test_snapshot_follow(void **state)
 	char err[256];
 	struct stats_ctx *wr = open_w(f), *rd = open_r(f, true);
 	learn_wide(f, wr, 0, 10);
+	/* temporary files of writers that died are removed, a live one's kept */
+	char dead[192], alive[192];
+	snprintf(dead, sizeof(dead), "%s.snap.tmp.999999999", f->db);
+	snprintf(alive, sizeof(alive), "%s.snap.tmp.%ld", f->db, (long)getppid());
+	fclose(fopen(dead, "w"));
+	fclose(fopen(alive, "w"));
 	assert_int_equal(stats_snapshot_follow(wr, err, sizeof(err)), 0);
 	double got[40];
 	bool from = false;
@@ -542,6 +548,8 @@ test_snapshot_follow(void **state)
 		from = probs_from(f, rd, got) == 40;
 	}
 	assert_true(from); /* the first pass writes at once */
+	assert_int_equal(access(dead, F_OK), -1);
+	assert_int_equal(access(alive, F_OK), 0);
 	learn_wide(f, wr, 10, 12);
 	assert_true(probs_from(f, rd, got) < 40);
 	from = false;
