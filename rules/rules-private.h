@@ -261,6 +261,9 @@ int rules_build_groups(struct rules_db *db);
 void rules_classify_all(struct rules_db *db, const int8_t *decided);
 /* Lays out a group and compiles its database; pre (from the cache) is used
  * instead when it was built from the same layout, and freed otherwise. */
+/* Before a cold compile: entries Hyperscan refuses alone get their
+ * fallback at once; returns how many. */
+unsigned rules_hs_validate_group(struct rules_db *db, struct scope_group *g);
 int rules_hs_compile_group(struct rules_db *db, struct scope_group *g, hs_database_t *pre,
     uint64_t pre_layout);
 /* Cache in state_dir, keyed by rules content, Hyperscan version and CPU.

@@ -17,11 +17,16 @@
  * their blocks) are 0, as in SpamAssassin without network tests.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fcore/arena.h"
 #include "fcore/log.h"
@@ -560,6 +565,151 @@ group_gates(struct rules_db *db, struct scope_group *g)
 	return gates;
 }
 
+#define ALONE_FORK_LEN 1000  /* longer expressions compile in a child, timed */
+#define ALONE_LIMIT_MS 2000
+#define ALONE_TOO_LONG "compiles for over 2 s"
+
+static bool
+compile_here(const char *expr, unsigned flags, char *why, size_t whylen)
+{
+	hs_database_t *d = NULL;
+	hs_compile_error_t *cerr = NULL;
+	if (hs_compile(expr, flags, HS_MODE_BLOCK, NULL, &d, &cerr) == HS_SUCCESS) {
+		hs_free_database(d);
+		return true;
+	}
+	snprintf(why, whylen, "%s", cerr ? cerr->message : "compile failed");
+	hs_free_compile_error(cerr);
+	return false;
+}
+
+/* Child side: the verdict as "1" or "0<reason>" on the pipe. */
+static void
+compile_child(int wfd, const char *expr, unsigned flags)
+{
+	char msg[256];
+	msg[0] = compile_here(expr, flags, msg + 1, sizeof(msg) - 1) ? '1' : '0';
+	ssize_t w = write(wfd, msg, msg[0] == '1' ? 1 : strlen(msg));
+	(void)w;
+	_exit(0);
+}
+
+/*
+ * Whether Hyperscan compiles expr alone; why says why not. A long pattern
+ * compiles in a child given ALONE_LIMIT_MS, and one that takes longer is
+ * refused as too costly: the __FILL_THIS_FORM_* family takes 2-16 s each,
+ * only to fail as too large or to give a gate that passes 93-100 % of
+ * texts. Its verdict is kept in the rule cache, so this runs only cold.
+ */
+static bool
+compile_alone(const char *expr, unsigned flags, char *why, size_t whylen)
+{
+	int pfd[2];
+	if (strlen(expr) < ALONE_FORK_LEN || pipe(pfd) != 0)
+		return compile_here(expr, flags, why, whylen);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return compile_here(expr, flags, why, whylen);
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		compile_child(pfd[1], expr, flags);
+	}
+	close(pfd[1]);
+	struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
+	int pr;
+	do
+		pr = poll(&pf, 1, ALONE_LIMIT_MS);
+	while (pr < 0 && errno == EINTR);
+	char buf[257];
+	ssize_t n = pr > 0 ? read(pfd[0], buf, sizeof(buf) - 1) : -1;
+	if (n <= 0)
+		kill(pid, SIGKILL);
+	close(pfd[0]);
+	waitpid(pid, NULL, 0);
+	if (n <= 0) {
+		snprintf(why, whylen, "%s", ALONE_TOO_LONG);
+		return false;
+	}
+	buf[n] = '\0';
+	if (buf[0] == '1')
+		return true;
+	snprintf(why, whylen, "%s", buf + 1);
+	return false;
+}
+
+/* A pattern Hyperscan finds too large or too slow to compile has a
+ * prefilter form as large: such a rule gets a literal gate or none. */
+static bool
+too_costly(const char *msg)
+{
+	return strstr(msg, "too large") != NULL || strcmp(msg, ALONE_TOO_LONG) == 0;
+}
+
+/* Entry e failed in Hyperscan: a gate is dropped (the rule runs ungated),
+ * a rule falls back to PCRE2 with a gate of its own. */
+static void
+drop_entry(struct rules_db *db, struct scope_group *g, struct re_translation *gates,
+    const unsigned *pos, unsigned e, const char *msg)
+{
+	struct rule *r = db->rules[g->ent[e].rule];
+	if (g->ent[e].kind == GK_GATE) {
+		gates[pos[e]].gate = NULL;
+		gates[pos[e]].prefilter = false;
+		r->nogate = true;
+		return;
+	}
+	char why[256];
+	snprintf(why, sizeof(why), "Hyperscan: %s", msg);
+	pcre_fallback(db, r, why);
+	if (r->engine == RULES_ENGINE_PCRE2) {
+		struct re_translation t;
+		re_translate_gate_only(db->arena, r->re, r->re_flags, &t);
+		rules_gate_choose(db->arena, r, &t);
+		if (too_costly(msg) && t.gate == NULL) {
+			t.prefilter = false;
+			t.prefilter_expr = NULL;
+			r->nogate = true;
+		}
+		gates[pos[e]] = t;
+		db->stats.pcre_fallback++;
+	}
+}
+
+/*
+ * Compiles each entry of the group alone and gives those Hyperscan refuses
+ * the same fallback as a failed group compile. Hyperscan names only the
+ * first bad expression of a group and only after compiling most of it: the
+ * stock body rules hold several, each found by a whole body compile of
+ * 5-48 s. Alone, a pattern compiles in milliseconds. Returns how many
+ * entries were dropped.
+ */
+unsigned
+rules_hs_validate_group(struct rules_db *db, struct scope_group *g)
+{
+	struct re_translation *gates = group_gates(db, g);
+	unsigned *pos = xcalloc(g->nrules ? g->nrules : 1, sizeof(*pos));
+	group_fill(db, g, gates);
+	gate_positions(db, g, pos);
+	const char **exprs;
+	unsigned *flags, dropped = 0;
+	group_exprs(db, g, gates, pos, &exprs, &flags);
+	for (unsigned e = 0; e < g->nent; e++) {
+		char why[256];
+		if (compile_alone(exprs[e], flags[e], why, sizeof(why)))
+			continue;
+		drop_entry(db, g, gates, pos, e, why);
+		dropped++;
+	}
+	free(exprs);
+	free(flags);
+	free(gates);
+	free(pos);
+	return dropped;
+}
+
 /* Lays out one group and compiles its database, unless pre (from the
  * cache) is given. */
 int
@@ -595,24 +745,8 @@ rules_hs_compile_group(struct rules_db *db, struct scope_group *g, hs_database_t
 			rc = -1;
 			break;
 		}
-		struct rule *r = db->rules[g->ent[bad].rule];
-		char why[256];
-		snprintf(why, sizeof(why), "Hyperscan: %s", cerr->message);
+		drop_entry(db, g, gates, pos, (unsigned)bad, cerr->message);
 		hs_free_compile_error(cerr);
-		if (g->ent[bad].kind == GK_GATE) {
-			gates[pos[bad]].gate = NULL; /* run ungated */
-			gates[pos[bad]].prefilter = false;
-			r->nogate = true;
-		} else {
-			pcre_fallback(db, r, why);
-			if (r->engine == RULES_ENGINE_PCRE2) {
-				struct re_translation t;
-				re_translate_gate_only(db->arena, r->re, r->re_flags, &t);
-				rules_gate_choose(db->arena, r, &t);
-				gates[pos[bad]] = t;
-				db->stats.pcre_fallback++;
-			}
-		}
 	}
 	free(gates);
 	free(pos);

@@ -90,6 +90,15 @@ settle_failures(struct rules_db *db)
 	db->cache_stale = stale;
 }
 
+static unsigned
+validate_groups(struct rules_db *db)
+{
+	unsigned dropped = 0;
+	for (size_t g = 0; g < db->ngroups; g++)
+		dropped += rules_hs_validate_group(db, &db->groups[g]);
+	return dropped;
+}
+
 static void
 build(struct rules_db *db, const struct fconf *cfg)
 {
@@ -111,6 +120,11 @@ build(struct rules_db *db, const struct fconf *cfg)
 				hs_free_database(dbs[g]);
 		hit = false;
 		log_warn("rules: cache layout differs; compiling");
+	}
+	if (!hit && validate_groups(db) > 0) {
+		/* rules that failed take the metas over them along */
+		rules_meta_repropagate(db);
+		rules_mark_live(db);
 	}
 	unsigned failed = db->stats.failed;
 	for (size_t g = 0; g < db->ngroups; g++)

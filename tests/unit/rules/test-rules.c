@@ -468,6 +468,70 @@ test_part_scan_size(void **state)
 	assert_int_equal(late_hits("body_part_scan_size 0\nrawbody_part_scan_size 30000\n", 60000), 1);
 }
 
+/* A pattern Hyperscan would take seconds to compile (4 s here alone) is
+ * given to PCRE2 without a gate, cold and warm, with the same matches. */
+static void
+test_slow_hyperscan_pattern_goes_to_pcre2(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test-rules-cache-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct buf cf;
+	buf_init(&cf, NULL);
+	buf_append_cstr(&cf, "body SLOW /(?:a[bc]{0,200}d){200}x(?:q0");
+	for (int i = 1; i < 250; i++) /* long enough to be compiled in a timed child */
+		buf_printf(&cf, "|q%d", i);
+	buf_append_cstr(&cf, ")?/\nscore SLOW 1\n");
+	char *path = temp_cf(buf_cstr(&cf));
+	buf_deinit(&cf);
+	const char *paths[] = { path };
+	struct fconf *c = config(paths, 1);
+	c->rules.cache = true;
+	c->state_dir = dir;
+	struct buf yes, no;
+	buf_init(&yes, NULL);
+	buf_init(&no, NULL);
+	buf_append_cstr(&yes, "Subject: t\n\n");
+	buf_append_cstr(&no, "Subject: t\n\n");
+	for (int i = 0; i < 200; i++) {
+		buf_append_cstr(&yes, "ad");
+		if (i > 0)
+			buf_append_cstr(&no, "ad");
+	}
+	buf_append_cstr(&yes, "x\n");
+	buf_append_cstr(&no, "x\n");
+	for (int pass = 0; pass < 2; pass++) {
+		char err[512];
+		struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
+		assert_non_null(db);
+		struct rules_stats st;
+		rules_get_stats(db, &st);
+		assert_int_equal(st.from_cache, pass == 1);
+		struct rules_info in;
+		rules_get_info(db, 0, &in);
+		assert_string_equal(in.name, "SLOW");
+		assert_int_equal(in.engine, RULES_ENGINE_PCRE2);
+		struct rules_scratch *s = rules_scratch_new(db);
+		struct run r;
+		run_text(&r, db, s, NULL, buf_cstr(&yes), yes.len);
+		assert_true(result_has(&r.res, "SLOW"));
+		arena_free(&r.a);
+		run_text(&r, db, s, NULL, buf_cstr(&no), no.len);
+		assert_false(result_has(&r.res, "SLOW"));
+		arena_free(&r.a);
+		rules_scratch_free(&s);
+		rules_free(&db);
+	}
+	buf_deinit(&yes);
+	buf_deinit(&no);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	unlink(path);
+	free(path);
+	cfg_free(&c);
+}
+
 /* Hits of a PCRE2 rule behind a prefilter gate (no literal in it), and
  * whether the rules came from the cache. */
 static bool
@@ -616,6 +680,7 @@ main(void)
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_cache_prefilter_gate),
 		cmocka_unit_test(test_part_scan_size),
+		cmocka_unit_test(test_slow_hyperscan_pattern_goes_to_pcre2),
 		cmocka_unit_test(test_load_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
