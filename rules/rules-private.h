@@ -196,12 +196,16 @@ struct rules_db;
 struct msg;
 struct rules_scratch_eval {
 	pcre2_match_data *md;
+	/* per message: the Date / Received difference, read by the 13 stock
+	 * check_for_shifted_date rules */
+	bool have_date_diff;
+	double date_diff;
 };
 /* true when r->eval names an implemented function with valid arguments */
 bool rules_eval_prepare(struct rules_db *db, struct rule *r);
 int rules_eval_init(struct rules_db *db);
 bool rules_parse_date(const char *s, size_t len, time_t *out);
-unsigned rules_eval_run(const struct rules_db *db, const struct rules_scratch_eval *se,
+unsigned rules_eval_run(const struct rules_db *db, struct rules_scratch_eval *se,
     const struct rule *r, const struct msg *msg);
 
 /* ---- compiled database ---- */

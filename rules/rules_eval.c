@@ -58,7 +58,7 @@ parse_two_args(const char *call, double *a, double *b)
 }
 
 static bool
-match_value(const pcre2_code *re, const struct rules_scratch_eval *se, const char *v, size_t n)
+match_value(const pcre2_code *re, struct rules_scratch_eval *se, const char *v, size_t n)
 {
 	return pcre2_match(re, (PCRE2_SPTR)v, n, 0, 0, se->md, NULL) >= 0;
 }
@@ -215,7 +215,7 @@ date_header_time(const struct mime_message *m, time_t *t)
 
 /* Seconds between the Date header and the closest Received time. */
 static double
-date_diff(const struct rules_db *db, const struct rules_scratch_eval *se, const struct msg *msg)
+date_diff(const struct rules_db *db, struct rules_scratch_eval *se, const struct msg *msg)
 {
 	const struct mime_message *m = msg->mime;
 	time_t date;
@@ -257,10 +257,14 @@ date_diff(const struct rules_db *db, const struct rules_scratch_eval *se, const 
 }
 
 static unsigned
-eval_shifted_date(const struct rules_db *db, const struct rules_scratch_eval *se,
+eval_shifted_date(const struct rules_db *db, struct rules_scratch_eval *se,
     const struct rule *r, const struct msg *msg)
 {
-	double d = date_diff(db, se, msg);
+	if (!se->have_date_diff) {
+		se->date_diff = date_diff(db, se, msg);
+		se->have_date_diff = true;
+	}
+	double d = se->date_diff;
 	bool lo = isnan(r->eval_a) || d >= 3600 * r->eval_a;
 	bool hi = isnan(r->eval_b) || d < 3600 * r->eval_b;
 	return lo && hi;
@@ -333,7 +337,7 @@ mime_attr(const struct msg *msg, int which)
 }
 
 static unsigned
-eval_mime(const struct rules_db *db, const struct rules_scratch_eval *se, const struct rule *r,
+eval_mime(const struct rules_db *db, struct rules_scratch_eval *se, const struct rule *r,
     const struct msg *msg)
 {
 	return mime_attr(msg, (int)r->eval_a);
@@ -371,7 +375,7 @@ parse_mime_arg(const char *call, double *a)
 
 static const struct {
 	const char *name;
-	unsigned (*run)(const struct rules_db *, const struct rules_scratch_eval *,
+	unsigned (*run)(const struct rules_db *, struct rules_scratch_eval *,
 	    const struct rule *, const struct msg *);
 } evals[] = {
 	{ "check_for_shifted_date", eval_shifted_date },
@@ -415,7 +419,7 @@ rules_eval_init(struct rules_db *db)
 }
 
 unsigned
-rules_eval_run(const struct rules_db *db, const struct rules_scratch_eval *se,
+rules_eval_run(const struct rules_db *db, struct rules_scratch_eval *se,
     const struct rule *r, const struct msg *msg)
 {
 	return evals[r->eval_id].run(db, se, r, msg);

@@ -351,7 +351,7 @@ run_group(const struct rules_db *db, struct rules_scratch *s, const struct msg *
 static void
 run_evals(const struct rules_db *db, struct rules_scratch *s, const struct msg *msg)
 {
-	struct rules_scratch_eval se = { s->md };
+	struct rules_scratch_eval se = { .md = s->md };
 	for (size_t k = 0; k < db->nevals; k++) {
 		unsigned i = db->evals[k];
 		if (!is_live(db, i))
