@@ -186,16 +186,19 @@ static void
 scan_done(struct scan_task *t, void *arg)
 {
 	struct pending_scan *p = arg;
-	json_t *o = p->kind == HTTP_SCAN_V1 ? reply_json_v1(t) : reply_json_v2(t);
-	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
-	json_decref(o);
+	struct buf b;
+	buf_init(&b, NULL);
+	if (p->kind == HTTP_SCAN_V1)
+		reply_v1_write(t, &b);
+	else
+		reply_v2_write(t, &b);
 	if (!(t->flags & SCAN_F_NO_STAT) && p->ctx->shm != NULL && p->kind != HTTP_SCAN_SKIP)
 		shm_stats_record_scan(p->ctx->shm, t->result.action, t->time_real);
-	if (s == NULL)
+	if (b.failed || b.len == 0)
 		http_conn_reply_error(p->conn, 500, "Cannot serialise the reply");
 	else
-		http_conn_reply(p->conn, 200, "OK", "application/json", s, strlen(s), NULL);
-	free(s);
+		http_conn_reply(p->conn, 200, "OK", "application/json", (const char *)b.data, b.len, NULL);
+	buf_deinit(&b);
 	scan_task_free(&t);
 }
 

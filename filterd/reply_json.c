@@ -6,66 +6,105 @@
 
 #include "fcore/arena.h"
 #include "fcore/buf.h"
+#include "json_out.h"
 
-static json_t *
-symbol_json(const struct fired_symbol *s, bool v2)
+static void
+symbol_out(struct json_out *j, const struct fired_symbol *s, bool v2)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(s->name));
-	json_object_set_new(o, "score", json_real(s->score));
-	if (v2)
-		json_object_set_new(o, "metric_score", json_real(s->weight));
-	if (s->def != NULL && s->def->description != NULL)
-		json_object_set_new(o, "description", json_string(s->def->description));
-	if (s->noptions > 0) {
-		json_t *opts = json_array();
-		for (size_t i = 0; i < s->noptions; i++)
-			json_array_append_new(opts, json_string(s->options[i]));
-		json_object_set_new(o, "options", opts);
+	jo_key(j, s->name);
+	jo_obj_begin(j);
+	jo_member_str(j, "name", s->name);
+	jo_key(j, "score");
+	jo_real(j, s->score);
+	if (v2) {
+		jo_key(j, "metric_score");
+		jo_real(j, s->weight);
 	}
-	return o;
-}
-
-static json_t *
-messages_json(const struct scan_result *r)
-{
-	json_t *o = json_object();
-	for (size_t i = 0; i < r->nmessages; i++)
-		json_object_set_new(o, r->messages[i].key, json_string(r->messages[i].value));
-	return o;
+	if (s->def != NULL)
+		jo_member_str(j, "description", s->def->description);
+	if (s->noptions > 0) {
+		jo_key(j, "options");
+		jo_arr_begin(j);
+		for (size_t i = 0; i < s->noptions; i++)
+			if (jo_utf8_valid(s->options[i]))
+				jo_str(j, s->options[i]);
+		jo_arr_end(j);
+	}
+	jo_obj_end(j);
 }
 
 static void
-add_urls(json_t *o, const struct scan_task *t)
+symbols_out(struct json_out *j, const struct scan_result *r, bool v2)
+{
+	for (size_t i = 0; i < r->nsyms; i++)
+		if (jo_utf8_valid(r->syms[i].name))
+			symbol_out(j, &r->syms[i], v2);
+}
+
+/* A key given twice keeps its first place and its last valid value, as
+ * a jansson object did. */
+static void
+messages_out(struct json_out *j, const struct scan_result *r)
+{
+	jo_key(j, "messages");
+	jo_obj_begin(j);
+	for (size_t i = 0; i < r->nmessages; i++) {
+		const char *key = r->messages[i].key;
+		bool seen = false;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(r->messages[k].key, key) == 0;
+		if (seen)
+			continue;
+		const char *value = NULL;
+		for (size_t k = i; k < r->nmessages; k++)
+			if (strcmp(r->messages[k].key, key) == 0 && jo_utf8_valid(r->messages[k].value))
+				value = r->messages[k].value;
+		if (value != NULL && jo_utf8_valid(key))
+			jo_member_str(j, key, value);
+	}
+	jo_obj_end(j);
+}
+
+static void
+url_ext_out(struct json_out *j, const struct mime_url *u)
+{
+	jo_obj_begin(j);
+	jo_member_str(j, "url", u->url);
+	jo_member_str(j, "tld", u->tld ? u->tld : u->host);
+	jo_member_str(j, "host", u->host);
+	jo_obj_end(j);
+}
+
+static void
+urls_out(struct json_out *j, const struct scan_task *t)
 {
 	const struct mime_message *m = t->msg.mime;
 	if (m == NULL || m->nurls == 0)
 		return;
-	json_t *urls = json_array();
 	bool ext = (t->flags & SCAN_F_EXT_URLS) != 0;
+	jo_key(j, "urls");
+	jo_arr_begin(j);
 	for (size_t i = 0; i < m->nurls; i++) {
 		const struct mime_url *u = &m->urls[i];
 		if (u->host == NULL)
 			continue;
 		if (ext) {
-			json_t *e = json_object();
-			json_object_set_new(e, "url", json_string(u->url));
-			json_object_set_new(e, "tld", json_string(u->tld ? u->tld : u->host));
-			json_object_set_new(e, "host", json_string(u->host));
-			json_array_append_new(urls, e);
+			url_ext_out(j, u);
 			continue;
 		}
 		bool dup = false;
 		for (size_t k = 0; k < i && !dup; k++)
 			dup = m->urls[k].host && strcmp(m->urls[k].host, u->host) == 0;
-		if (!dup)
-			json_array_append_new(urls, json_string(u->host));
+		if (!dup && jo_utf8_valid(u->host))
+			jo_str(j, u->host);
 	}
-	json_object_set_new(o, "urls", urls);
-	json_t *emails = json_array();
+	jo_arr_end(j);
+	jo_key(j, "emails");
+	jo_arr_begin(j);
 	for (size_t i = 0; i < m->nemails; i++)
-		json_array_append_new(emails, json_string(m->emails[i].addr));
-	json_object_set_new(o, "emails", emails);
+		if (jo_utf8_valid(m->emails[i].addr))
+			jo_str(j, m->emails[i].addr);
+	jo_arr_end(j);
 }
 
 static const char *
@@ -81,54 +120,95 @@ has_body(const struct scan_task *t)
 	return t->msg.raw.len > 0;
 }
 
+static void
+verdict_out(struct json_out *j, const struct scan_task *t)
+{
+	const struct scan_result *r = &t->result;
+	jo_key(j, "is_skipped");
+	jo_bool(j, r->skipped);
+	jo_key(j, "score");
+	jo_real(j, r->score);
+	jo_key(j, "required_score");
+	jo_real(j, action_required_score(&t->actions));
+	jo_member_str(j, "action", action_name(r->action));
+}
+
+static void milter_out(struct json_out *j, const struct scan_task *t, const char *key);
+
+static void
+tail_out(struct json_out *j, const struct scan_task *t, const char *milter_key)
+{
+	if (has_body(t))
+		jo_member_str(j, "message-id", message_id(t));
+	jo_key(j, "time_real");
+	jo_real(j, t->time_real);
+	if (has_body(t) && !t->result.skipped)
+		milter_out(j, t, milter_key);
+}
+
+void
+reply_v2_write(const struct scan_task *t, struct buf *out)
+{
+	const struct scan_result *r = &t->result;
+	struct json_out j;
+	jo_init(&j, out);
+	jo_obj_begin(&j);
+	verdict_out(&j, t);
+	if (r->action == ACTION_REWRITE_SUBJECT && r->subject != NULL)
+		jo_member_str(&j, "subject", r->subject);
+	jo_key(&j, "symbols");
+	jo_obj_begin(&j);
+	symbols_out(&j, r, true);
+	jo_obj_end(&j);
+	messages_out(&j, r);
+	urls_out(&j, t);
+	tail_out(&j, t, "milter");
+	jo_obj_end(&j);
+}
+
+void
+reply_v1_write(const struct scan_task *t, struct buf *out)
+{
+	const struct scan_result *r = &t->result;
+	struct json_out j;
+	jo_init(&j, out);
+	jo_obj_begin(&j);
+	jo_key(&j, "default");
+	jo_obj_begin(&j);
+	jo_key(&j, "is_spam");
+	jo_bool(&j, action_is_spam(r->action));
+	verdict_out(&j, t);
+	symbols_out(&j, r, false);
+	jo_obj_end(&j);
+	messages_out(&j, r);
+	tail_out(&j, t, "rmilter");
+	jo_obj_end(&j);
+}
+
+static json_t *
+parsed(struct buf *b)
+{
+	json_t *o = json_loadb((const char *)b->data, b->len, 0, NULL);
+	buf_deinit(b);
+	return o;
+}
+
 json_t *
 reply_json_v2(const struct scan_task *t)
 {
-	const struct scan_result *r = &t->result;
-	json_t *o = json_object();
-	json_object_set_new(o, "is_skipped", json_boolean(r->skipped));
-	json_object_set_new(o, "score", json_real(r->score));
-	json_object_set_new(o, "required_score", json_real(action_required_score(&t->actions)));
-	json_object_set_new(o, "action", json_string(action_name(r->action)));
-	if (r->action == ACTION_REWRITE_SUBJECT && r->subject != NULL)
-		json_object_set_new(o, "subject", json_string(r->subject));
-	json_t *syms = json_object();
-	for (size_t i = 0; i < r->nsyms; i++)
-		json_object_set_new(syms, r->syms[i].name, symbol_json(&r->syms[i], true));
-	json_object_set_new(o, "symbols", syms);
-	json_object_set_new(o, "messages", messages_json(r));
-	add_urls(o, t);
-	if (has_body(t))
-		json_object_set_new(o, "message-id", json_string(message_id(t)));
-	json_object_set_new(o, "time_real", json_real(t->time_real));
-	json_t *milter = has_body(t) ? reply_json_milter(t) : NULL;
-	if (milter != NULL)
-		json_object_set_new(o, "milter", milter);
-	return o;
+	struct buf b;
+	buf_init(&b, NULL);
+	reply_v2_write(t, &b);
+	return parsed(&b);
 }
 
 json_t *
 reply_json_v1(const struct scan_task *t)
 {
-	const struct scan_result *r = &t->result;
-	json_t *def = json_object();
-	json_object_set_new(def, "is_spam", json_boolean(action_is_spam(r->action)));
-	json_object_set_new(def, "is_skipped", json_boolean(r->skipped));
-	json_object_set_new(def, "score", json_real(r->score));
-	json_object_set_new(def, "required_score", json_real(action_required_score(&t->actions)));
-	json_object_set_new(def, "action", json_string(action_name(r->action)));
-	for (size_t i = 0; i < r->nsyms; i++)
-		json_object_set_new(def, r->syms[i].name, symbol_json(&r->syms[i], false));
-	json_t *o = json_object();
-	json_object_set_new(o, "default", def);
-	json_object_set_new(o, "messages", messages_json(r));
-	if (has_body(t))
-		json_object_set_new(o, "message-id", json_string(message_id(t)));
-	json_object_set_new(o, "time_real", json_real(t->time_real));
-	json_t *milter = has_body(t) ? reply_json_milter(t) : NULL;
-	if (milter != NULL)
-		json_object_set_new(o, "rmilter", milter);
-	return o;
+	struct buf b;
+	buf_init(&b, NULL);
+	reply_v1_write(t, &b);
+	return parsed(&b);
 }
 
 const char *
@@ -150,37 +230,43 @@ reply_spamd_result(const struct scan_task *t, const char *fold)
 }
 
 static void
-add_header(json_t *add, const char *name, const char *value, int order)
+header_out(struct json_out *j, const char *name, const char *value)
 {
-	json_t *h = json_object();
-	json_object_set_new(h, "value", json_string(value));
-	json_object_set_new(h, "order", json_integer(order));
-	json_object_set_new(add, name, h);
+	if (!jo_utf8_valid(name))
+		return;
+	jo_key(j, name);
+	jo_obj_begin(j);
+	jo_member_str(j, "value", value);
+	jo_key(j, "order");
+	jo_int(j, -1);
+	jo_obj_end(j);
 }
 
-json_t *
-reply_json_milter(const struct scan_task *t)
+static void
+milter_out(struct json_out *j, const struct scan_task *t, const char *key)
 {
 	const struct scan_result *r = &t->result;
-	if (r->skipped)
-		return NULL;
 	const struct fconf *cfg = t->engine->cfg;
 	bool milter = (t->flags & SCAN_F_MILTER) != 0;
 	const char *fold = milter ? "\n\t" : "\r\n\t";
-	json_t *o = json_object();
-	json_t *rm = json_object();
+	jo_key(j, key);
+	jo_obj_begin(j);
+	jo_key(j, "remove_headers");
+	jo_obj_begin(j);
 	static const char *const removed[] = { "X-Spam-Level", "X-Spam-Status", "X-Spamd-Bar",
 		"X-Rspamd-Action", "X-Spamd-Result", "X-Spam" };
-	for (size_t i = 0; i < sizeof(removed) / sizeof(removed[0]); i++)
-		json_object_set_new(rm, removed[i], json_integer(0));
-	json_object_set_new(o, "remove_headers", rm);
-
-	json_t *add = json_object();
+	for (size_t i = 0; i < sizeof(removed) / sizeof(removed[0]); i++) {
+		jo_key(j, removed[i]);
+		jo_int(j, 0);
+	}
+	jo_obj_end(j);
+	jo_key(j, "add_headers");
+	jo_obj_begin(j);
 	char tmp[128];
 	snprintf(tmp, sizeof(tmp), "%s, score=%.2f", action_is_spam(r->action) ? "Yes" : "No", r->score);
-	add_header(add, "X-Spam-Status", tmp, -1);
+	header_out(j, "X-Spam-Status", tmp);
 	if (t->msg.env.queue_id != NULL)
-		add_header(add, "X-Rspamd-Queue-Id", t->msg.env.queue_id, -1);
+		header_out(j, "X-Rspamd-Queue-Id", t->msg.env.queue_id);
 	/* Level and bar: one mark per whole point, capped so a header stays short. */
 	int points = (int)fabs(r->score);
 	if (points > 50)
@@ -188,15 +274,33 @@ reply_json_milter(const struct scan_task *t)
 	memset(tmp, r->score >= 0 ? '*' : '-', (size_t)points);
 	tmp[points] = '\0';
 	if (r->score >= 1.0)
-		add_header(add, "X-Spam-Level", tmp, -1);
+		header_out(j, "X-Spam-Level", tmp);
 	memset(tmp, r->score >= 0 ? '+' : '-', (size_t)points);
 	tmp[points] = '\0';
-	add_header(add, "X-Spamd-Bar", points ? tmp : "/", -1);
-	add_header(add, "X-Spamd-Result", reply_spamd_result(t, fold), -1);
-	add_header(add, "X-Rspamd-Action", action_name(r->action), -1);
-	add_header(add, "X-Rspamd-Server", cfg->server_name, -1);
+	header_out(j, "X-Spamd-Bar", points ? tmp : "/");
+	header_out(j, "X-Spamd-Result", reply_spamd_result(t, fold));
+	header_out(j, "X-Rspamd-Action", action_name(r->action));
+	header_out(j, "X-Rspamd-Server", cfg->server_name);
 	if (r->action == ACTION_ADD_HEADER || r->action == ACTION_REWRITE_SUBJECT)
-		add_header(add, cfg->milter.spam_header, "Yes", -1);
-	json_object_set_new(o, "add_headers", add);
-	return o;
+		header_out(j, cfg->milter.spam_header, "Yes");
+	jo_obj_end(j);
+	jo_obj_end(j);
+}
+
+json_t *
+reply_json_milter(const struct scan_task *t)
+{
+	if (t->result.skipped)
+		return NULL;
+	struct buf b;
+	struct json_out j;
+	buf_init(&b, NULL);
+	jo_init(&j, &b);
+	jo_obj_begin(&j);
+	milter_out(&j, t, "m");
+	jo_obj_end(&j);
+	json_t *o = parsed(&b);
+	json_t *m = json_incref(json_object_get(o, "m"));
+	json_decref(o);
+	return m;
 }

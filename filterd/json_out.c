@@ -1,0 +1,207 @@
+/*
+ * json_out.c - see json_out.h. The comma before a member or element is
+ * written by whoever starts it; a key leaves the next value uncommaed.
+ */
+#include "json_out.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void
+jo_init(struct json_out *j, struct buf *b)
+{
+	memset(j, 0, sizeof(*j));
+	j->b = b;
+}
+
+/* Before a value or a key at the current depth. */
+static void
+sep(struct json_out *j)
+{
+	if (j->need_comma[j->depth])
+		buf_append_byte(j->b, ',');
+	j->need_comma[j->depth] = true;
+}
+
+static void
+open_container(struct json_out *j, char c)
+{
+	sep(j);
+	buf_append_byte(j->b, (uint8_t)c);
+	if (j->depth + 1 < JSON_OUT_MAX_DEPTH)
+		j->depth++;
+	j->need_comma[j->depth] = false;
+}
+
+static void
+close_container(struct json_out *j, char c)
+{
+	buf_append_byte(j->b, (uint8_t)c);
+	if (j->depth > 0)
+		j->depth--;
+}
+
+void
+jo_obj_begin(struct json_out *j)
+{
+	open_container(j, '{');
+}
+
+void
+jo_obj_end(struct json_out *j)
+{
+	close_container(j, '}');
+}
+
+void
+jo_arr_begin(struct json_out *j)
+{
+	open_container(j, '[');
+}
+
+void
+jo_arr_end(struct json_out *j)
+{
+	close_container(j, ']');
+}
+
+static void
+quoted(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	buf_append_byte(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		const char *esc = NULL;
+		switch (*p) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		default: break;
+		}
+		if (esc != NULL) {
+			buf_append_cstr(b, esc);
+		} else if (*p < 0x20) {
+			char u[7] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], '\0' };
+			buf_append_cstr(b, u);
+		} else {
+			buf_append_byte(b, *p);
+		}
+	}
+	buf_append_byte(b, '"');
+}
+
+void
+jo_key(struct json_out *j, const char *key)
+{
+	sep(j);
+	quoted(j->b, key);
+	buf_append_byte(j->b, ':');
+	j->need_comma[j->depth] = false; /* the value follows without one */
+}
+
+/* After a key the value restores the member's comma for the next one. */
+static void
+value_sep(struct json_out *j)
+{
+	sep(j);
+}
+
+void
+jo_str(struct json_out *j, const char *s)
+{
+	value_sep(j);
+	quoted(j->b, s);
+}
+
+/* jansson's jsonp_dtostr: "%.9g", ".0" for whole numbers, exponent
+ * without '+' and leading zeros. */
+void
+jo_real(struct json_out *j, double v)
+{
+	char t[64];
+	int n = snprintf(t, sizeof(t), "%.9g", v);
+	if (n < 0 || (size_t)n >= sizeof(t) - 3)
+		n = snprintf(t, sizeof(t), "0.0");
+	char *dot = strchr(t, ',');
+	if (dot != NULL)
+		*dot = '.';
+	if (strchr(t, '.') == NULL && strchr(t, 'e') == NULL) {
+		memcpy(t + n, ".0", 3);
+		n += 2;
+	}
+	char *e = strchr(t, 'e');
+	if (e != NULL) {
+		char *start = e + 1, *end = e + 2;
+		if (*start == '-')
+			start++;
+		while (*end == '0')
+			end++;
+		if (end != start)
+			memmove(start, end, strlen(end) + 1);
+	}
+	value_sep(j);
+	buf_append_cstr(j->b, t);
+}
+
+void
+jo_int(struct json_out *j, long long v)
+{
+	value_sep(j);
+	buf_printf(j->b, "%lld", v);
+}
+
+void
+jo_bool(struct json_out *j, bool v)
+{
+	value_sep(j);
+	buf_append_cstr(j->b, v ? "true" : "false");
+}
+
+bool
+jo_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p != '\0') {
+		unsigned c = *p, n;
+		unsigned cp;
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xC2 && c <= 0xDF) {
+			n = 1;
+			cp = c & 0x1F;
+		} else if (c >= 0xE0 && c <= 0xEF) {
+			n = 2;
+			cp = c & 0x0F;
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		for (unsigned k = 1; k <= n; k++) {
+			if ((p[k] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[k] & 0x3F);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+void
+jo_member_str(struct json_out *j, const char *key, const char *s)
+{
+	if (s == NULL || !jo_utf8_valid(s))
+		return;
+	jo_key(j, key);
+	jo_str(j, s);
+}
