@@ -14,6 +14,7 @@
 #include "fcore/mime.h"
 #include "fcore/mime_json.h"
 #include "fcore/xalloc.h"
+#include "json_out.h"
 #include "reply_json.h"
 #include "rules/rules.h"
 #include "scan.h"
@@ -89,15 +90,35 @@ with_stages(char *line, const struct scan_task *t)
 	return s;
 }
 
+/* The daemon's reply with "filename" as its last member (heap string). */
+static char *
+reply_line(const struct scan_task *t, const char *filename)
+{
+	struct buf b, name;
+	buf_init(&b, NULL);
+	buf_init(&name, NULL);
+	reply_v2_write(t, &b);
+	if (b.len > 0 && jo_utf8_valid(filename)) {
+		struct json_out j;
+		jo_init(&j, &name);
+		jo_str(&j, filename);
+		b.len--; /* the closing brace */
+		buf_append_cstr(&b, ",\"filename\":");
+		buf_append(&b, name.data, name.len);
+		buf_append_byte(&b, '}');
+	}
+	char *line = xstrdup(buf_cstr(&b));
+	buf_deinit(&b);
+	buf_deinit(&name);
+	return line;
+}
+
 static void
 print_done(struct scan_task *t, void *arg)
 {
 	struct scan_line *l = arg;
 	double t0 = scan_monotonic();
-	json_t *o = reply_json_v2(t);
-	json_object_set_new(o, "filename", json_string(l->filename));
-	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
-	json_decref(o);
+	char *s = reply_line(t, l->filename);
 	/* The reply is part of a scan's cost; printing it is not. */
 	t->stage[SCAN_ST_JSON] += scan_monotonic() - t0;
 	if (l->env->timing)
