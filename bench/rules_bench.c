@@ -27,7 +27,6 @@
  * The texts are those of rules_run(): rules-text.h for header, mimeheader,
  * body, rawbody and uri; the raw message for full.
  */
-#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +37,7 @@
 
 #include "fcore/arena.h"
 #include "fcore/cfg.h"
+#include "fcore/dirwalk.h"
 #include "fcore/log.h"
 #include "fcore/mime.h"
 #include "fcore/msg.h"
@@ -63,34 +63,31 @@ struct msg_texts {
 static struct file *files;
 static size_t nfiles;
 
-static void
-load(const char *path)
+/* One corpus file into files[]; the corpus MANIFEST is not a message. */
+static int
+load_one(const char *path, void *arg)
 {
+	(void)arg;
+	const char *base = strrchr(path, '/');
 	struct stat st;
-	if (stat(path, &st) != 0)
-		return;
-	if (S_ISDIR(st.st_mode)) {
-		struct dirent **names;
-		int n = scandir(path, &names, NULL, alphasort);
-		for (int i = 0; i < n; i++) {
-			if (names[i]->d_name[0] != '.' && strcmp(names[i]->d_name, "MANIFEST") != 0) {
-				char sub[4096];
-				snprintf(sub, sizeof(sub), "%s/%s", path, names[i]->d_name);
-				load(sub);
-			}
-			free(names[i]);
-		}
-		free(n >= 0 ? names : NULL);
-		return;
-	}
+	if (strcmp(base ? base + 1 : path, "MANIFEST") == 0 || stat(path, &st) != 0)
+		return 0;
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
-		return;
+		return 0;
 	files = xreallocarray(files, nfiles + 1, sizeof(*files));
 	files[nfiles].data = xmalloc((size_t)st.st_size + 1);
 	files[nfiles].len = fread(files[nfiles].data, 1, (size_t)st.st_size, f);
 	nfiles++;
 	fclose(f);
+	return 0;
+}
+
+static void
+load(const char *path)
+{
+	unsigned errors = 0;
+	dirwalk(path, load_one, NULL, "rules_bench", &errors);
 }
 
 static double
@@ -348,25 +345,6 @@ struct cost {
 	unsigned missed;      /* PCRE2: texts it matched that its gate did not let through */
 };
 
-static unsigned
-hs_rule_flags(const struct rule *r)
-{
-	unsigned f = HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
-	if (r->re_flags & RE_I)
-		f |= HS_FLAG_CASELESS;
-	if (r->re_flags & RE_M)
-		f |= HS_FLAG_MULTILINE;
-	if (r->re_flags & RE_S)
-		f |= HS_FLAG_DOTALL;
-	return f;
-}
-
-static const char *
-hs_rule_expr(struct arena *a, const struct rule *r)
-{
-	return (r->re_flags & RE_X) ? arena_printf(a, "(?x)%s\n", r->re) : r->re;
-}
-
 static hs_database_t *
 compile_alone(const char *expr, unsigned flags)
 {
@@ -391,7 +369,7 @@ compile_gate(struct arena *a, const struct rule *r, const char **kind_r)
 		hs_database_t *d = NULL;
 		hs_compile_error_t *e = NULL;
 		*kind_r = "none";
-		if (hs_compile(hs_rule_expr(a, r), hs_rule_flags(r) | HS_FLAG_PREFILTER, HS_MODE_BLOCK, NULL,
+		if (hs_compile(rules_hs_expr(a, r), rules_hs_flags(r) | HS_FLAG_PREFILTER, HS_MODE_BLOCK, NULL,
 		        &d, &e) != HS_SUCCESS) {
 			*kind_r = arena_printf(a, "none (prefilter: %s)", e->message);
 			hs_free_compile_error(e);
@@ -408,10 +386,10 @@ compile_gate(struct arena *a, const struct rule *r, const char **kind_r)
 	}
 	if (t.prefilter_expr != NULL) {
 		*kind_r = "prefilter run";
-		return compile_alone(t.prefilter_expr, hs_rule_flags(r) | HS_FLAG_PREFILTER);
+		return compile_alone(t.prefilter_expr, rules_hs_flags(r) | HS_FLAG_PREFILTER);
 	}
 	*kind_r = t.prefilter ? "prefilter" : "none";
-	return t.prefilter ? compile_alone(hs_rule_expr(a, r), hs_rule_flags(r) | HS_FLAG_PREFILTER) :
+	return t.prefilter ? compile_alone(rules_hs_expr(a, r), rules_hs_flags(r) | HS_FLAG_PREFILTER) :
 	                     NULL;
 }
 
@@ -503,7 +481,7 @@ bench_patterns(const struct rules_db *db, const struct msg_texts *mt, size_t ste
 		c->scope = rule_type_name(r->type);
 		c->engine = rules_engine_name(r->engine);
 		if (r->engine == RULES_ENGINE_HYPERSCAN) {
-			hs_database_t *d = compile_alone(hs_rule_expr(a, r), hs_rule_flags(r));
+			hs_database_t *d = compile_alone(rules_hs_expr(a, r), rules_hs_flags(r));
 			if (d == NULL)
 				continue;
 			c->us_per_msg = time_hs(d, &sm, r->group, &scr);
@@ -586,9 +564,9 @@ show_rule(const struct rules_db *db, const char *name, const struct msg_texts *m
 		    kind, lt.gate ? " \"" : "", lt.gate ? (int)lt.gate_len : 0, lt.gate ? lt.gate : "",
 		    lt.gate ? (lt.gate_caseless ? "\"i" : "\"") : "", pass_rate(gate, mt, r->group) * 100);
 		hs_free_database(gate);
-		const char *run = r->re ? re_gate_run(a, r->re, hs_rule_flags(r)) : NULL;
+		const char *run = r->re ? re_gate_run(a, r->re, rules_hs_flags(r)) : NULL;
 		if (run != NULL) {
-			hs_database_t *d = compile_alone(run, hs_rule_flags(r) | HS_FLAG_PREFILTER);
+			hs_database_t *d = compile_alone(run, rules_hs_flags(r) | HS_FLAG_PREFILTER);
 			printf("required run: %s\nits prefilter passes %.1f %% of texts\n", run,
 			    pass_rate(d, mt, r->group) * 100);
 			hs_free_database(d);

@@ -173,6 +173,10 @@ void re_translate_gate_only(struct arena *a, const char *re, unsigned flags,
  * decides between the literal and the pattern's prefilter form. */
 struct rule;
 void rules_gate_choose(struct arena *a, struct rule *r, struct re_translation *t);
+/* A Hyperscan rule's flags (i m s, single match, empty allowed) and its
+ * expression as compiled (rules_compile.c). */
+unsigned rules_hs_flags(const struct rule *r);
+const char *rules_hs_expr(struct arena *a, const struct rule *r);
 /* re_gate.c: the required run of re with the largest minimum width that
  * Hyperscan accepts in prefilter mode with hs_flags; NULL if none. */
 const char *re_gate_run(struct arena *a, const char *re, unsigned hs_flags);

@@ -409,6 +409,27 @@ gate_expr(struct arena *a, const struct re_translation *t)
 	return e;
 }
 
+unsigned
+rules_hs_flags(const struct rule *r)
+{
+	unsigned f = HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
+	if (r->re_flags & RE_I)
+		f |= HS_FLAG_CASELESS;
+	if (r->re_flags & RE_M)
+		f |= HS_FLAG_MULTILINE;
+	if (r->re_flags & RE_S)
+		f |= HS_FLAG_DOTALL;
+	return f;
+}
+
+/* The pattern as Hyperscan reads it: /x through the (?x) switch, with a
+ * newline that ends a trailing comment. */
+const char *
+rules_hs_expr(struct arena *a, const struct rule *r)
+{
+	return (r->re_flags & RE_X) ? arena_printf(a, "(?x)%s\n", r->re) : r->re;
+}
+
 /* Expressions and flags of a group's database, in id order (heap arrays). */
 static void
 group_exprs(struct rules_db *db, struct scope_group *g, struct re_translation *gates,
@@ -427,14 +448,8 @@ group_exprs(struct rules_db *db, struct scope_group *g, struct re_translation *g
 		if (g->ent[e].kind == GK_GATE && t->prefilter_expr != NULL)
 			exprs[e] = t->prefilter_expr;
 		else
-			exprs[e] = (r->re_flags & RE_X) ? arena_printf(db->arena, "(?x)%s\n", r->re) : r->re;
-		flags[e] = HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
-		if (r->re_flags & RE_I)
-			flags[e] |= HS_FLAG_CASELESS;
-		if (r->re_flags & RE_M)
-			flags[e] |= HS_FLAG_MULTILINE;
-		if (r->re_flags & RE_S)
-			flags[e] |= HS_FLAG_DOTALL;
+			exprs[e] = rules_hs_expr(db->arena, r);
+		flags[e] = rules_hs_flags(r);
 		if (g->ent[e].kind == GK_GATE)
 			flags[e] |= HS_FLAG_PREFILTER;
 	}
@@ -502,18 +517,6 @@ gate_positions(const struct rules_db *db, const struct scope_group *g, unsigned 
 				pos[e] = k;
 }
 
-static unsigned
-rule_hs_flags(const struct rule *r)
-{
-	unsigned f = HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
-	if (r->re_flags & RE_I)
-		f |= HS_FLAG_CASELESS;
-	if (r->re_flags & RE_M)
-		f |= HS_FLAG_MULTILINE;
-	if (r->re_flags & RE_S)
-		f |= HS_FLAG_DOTALL;
-	return f;
-}
 
 static bool
 prefilter_accepts(const char *expr, unsigned flags)
@@ -540,7 +543,7 @@ rules_gate_choose(struct arena *a, struct rule *r, struct re_translation *t)
 	t->prefilter_expr = NULL;
 	if (t->gate != NULL)
 		return;
-	unsigned flags = rule_hs_flags(r);
+	unsigned flags = rules_hs_flags(r);
 	if (r->prefilter_ok == 0 && !(r->re_flags & RE_X))
 		r->prefilter_ok = prefilter_accepts(r->re, flags) ? 1 : 2;
 	if ((r->re_flags & RE_X) || r->prefilter_ok == 1) {

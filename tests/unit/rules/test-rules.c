@@ -419,6 +419,39 @@ test_eval_mime(void **state)
 	free(path);
 }
 
+/* Loads c's rules and scans text once: bit i set when names[i] hit;
+ * from_cache_r (may be NULL) says whether the rules came from the cache. */
+static unsigned
+hits_in(struct fconf *c, const char *text, size_t len, const char *const *names, size_t n,
+    bool *from_cache_r)
+{
+	char err[512];
+	struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
+	assert_non_null(db);
+	struct rules_stats st;
+	rules_get_stats(db, &st);
+	if (from_cache_r != NULL)
+		*from_cache_r = st.from_cache;
+	struct rules_scratch *s = rules_scratch_new(db);
+	struct run r;
+	run_text(&r, db, s, NULL, text, len);
+	unsigned hits = 0;
+	for (size_t i = 0; i < n; i++)
+		hits |= result_has(&r.res, names[i]) ? 1u << i : 0;
+	arena_free(&r.a);
+	rules_scratch_free(&s);
+	rules_free(&db);
+	return hits;
+}
+
+static void
+remove_dir(const char *dir)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* Which of LATE (body) and RLATE (rawbody) hit a text/plain message whose
  * marker line starts after `filler` bytes, under the given cf lines. */
 static unsigned
@@ -429,23 +462,15 @@ late_hits(const char *extra_cf, size_t filler)
 	char *path = temp_cf(cf);
 	const char *paths[] = { path };
 	struct fconf *c = config(paths, 1);
-	char err[512];
-	struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
-	assert_non_null(db);
-	struct rules_scratch *s = rules_scratch_new(db);
 	size_t n = filler + 64;
 	char *text = malloc(n);
 	size_t o = (size_t)snprintf(text, n, "Subject: t\n\n");
 	for (; o < filler + 12; o++) /* lines of 60: "wwwww wwwww ..." */
 		text[o] = o % 61 == 60 ? '\n' : o % 6 == 5 ? ' ' : 'w';
 	o += (size_t)snprintf(text + o, n - o, "latemarker rawlate\n");
-	struct run r;
-	run_text(&r, db, s, NULL, text, o);
-	unsigned hits = (result_has(&r.res, "LATE") ? 1 : 0) | (result_has(&r.res, "RLATE") ? 2 : 0);
-	arena_free(&r.a);
+	static const char *const names[] = { "LATE", "RLATE" };
+	unsigned hits = hits_in(c, text, o, names, 2, NULL);
 	free(text);
-	rules_scratch_free(&s);
-	rules_free(&db);
 	cfg_free(&c);
 	unlink(path);
 	free(path);
@@ -524,33 +549,10 @@ test_slow_hyperscan_pattern_goes_to_pcre2(void **state)
 	}
 	buf_deinit(&yes);
 	buf_deinit(&no);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_dir(dir);
 	unlink(path);
 	free(path);
 	cfg_free(&c);
-}
-
-/* Hits of a PCRE2 rule behind a prefilter gate (no literal in it), and
- * whether the rules came from the cache. */
-static bool
-prefilter_rule_hits(struct fconf *c, const char *text, bool *from_cache_r)
-{
-	char err[512];
-	struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
-	assert_non_null(db);
-	struct rules_stats st;
-	rules_get_stats(db, &st);
-	*from_cache_r = st.from_cache;
-	struct rules_scratch *s = rules_scratch_new(db);
-	struct run r;
-	run_text(&r, db, s, NULL, text, strlen(text));
-	bool hit = result_has(&r.res, "PF_TRIPLE");
-	arena_free(&r.a);
-	rules_scratch_free(&s);
-	rules_free(&db);
-	return hit;
 }
 
 /* The cache keeps Hyperscan's verdict on prefilter gates: the warm load
@@ -567,16 +569,15 @@ test_cache_prefilter_gate(void **state)
 	c->rules.cache = true;
 	c->state_dir = dir;
 	const char *yes = "Subject: t\n\nso we we we go\n", *no = "Subject: t\n\nso we go we\n";
+	static const char *const names[] = { "PF_TRIPLE" };
 	bool cached;
-	assert_true(prefilter_rule_hits(c, yes, &cached));
+	assert_int_equal(hits_in(c, yes, strlen(yes), names, 1, &cached), 1);
 	assert_false(cached);
-	assert_true(prefilter_rule_hits(c, yes, &cached));
+	assert_int_equal(hits_in(c, yes, strlen(yes), names, 1, &cached), 1);
 	assert_true(cached);
-	assert_false(prefilter_rule_hits(c, no, &cached));
+	assert_int_equal(hits_in(c, no, strlen(no), names, 1, &cached), 0);
 	assert_true(cached);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_dir(dir);
 	unlink(pf);
 	free(pf);
 	cfg_free(&c);
@@ -634,9 +635,7 @@ test_cache(void **state)
 	assert_int_equal(nfiles, 1);
 	unlink(extra);
 	free(extra);
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_dir(dir);
 	cfg_free(&c);
 }
 
