@@ -225,6 +225,7 @@ struct scope_group {
 	int scope;             /* enum rule_type */
 	const char *hdr;       /* header and mimeheader groups */
 	unsigned hdr_flags;
+	unsigned part;         /* body: 0 short patterns, 1.. long ones (rules_compile.c) */
 	hs_database_t *db;
 	struct group_entry *ent;  /* by Hyperscan id */
 	unsigned nent;
@@ -259,6 +260,34 @@ struct rules_db {
 };
 
 
+/* ---- Hyperscan compiles in child processes (hs_jobs.c) ---- */
+
+#define HS_JOBS_MAX_PARALLEL 16
+
+enum hs_job_status { HS_JOB_OK, HS_JOB_FAILED, HS_JOB_TIMEOUT };
+
+struct hs_job {
+	const char *const *exprs;
+	const unsigned *flags, *ids;
+	unsigned n;
+	unsigned limit_ms;     /* 0 = none */
+	bool want_db;          /* else only whether it compiles */
+	/* out */
+	enum hs_job_status status;
+	hs_database_t *db;
+	int bad;               /* failed: the expression Hyperscan named, or -1 */
+	char why[256];
+};
+
+/* Online cores, at most HS_JOBS_MAX_PARALLEL. */
+unsigned hs_jobs_parallel(void);
+/* Runs every job, at most parallel at a time; returns when all are done. */
+void hs_jobs_run(struct hs_job *jobs, size_t n, unsigned parallel);
+
+/* re_unroll.c: how many positions Hyperscan's graph of the pattern has once
+ * bounded repeats are unrolled (an estimate, in pattern atoms). */
+size_t re_unrolled_size(const char *re);
+
 int rules_compile(struct rules_db *db, struct cf *cf);
 /* After the groups are built, before their databases: fills db->live. */
 void rules_mark_live(struct rules_db *db);
@@ -267,13 +296,19 @@ void rules_meta_repropagate(struct rules_db *db);
 int rules_build_groups(struct rules_db *db);
 /* decided: per rule RE_TARGET_* from the cache, or NULL to translate. */
 void rules_classify_all(struct rules_db *db, const int8_t *decided);
-/* Lays out a group and compiles its database; pre (from the cache) is used
- * instead when it was built from the same layout, and freed otherwise. */
-/* Before a cold compile: entries Hyperscan refuses alone get their
- * fallback at once; returns how many. */
-unsigned rules_hs_validate_group(struct rules_db *db, struct scope_group *g);
-int rules_hs_compile_group(struct rules_db *db, struct scope_group *g, hs_database_t *pre,
-    uint64_t pre_layout);
+/* Lays out every group and compiles its database (rules_dbs.c). pre and
+ * pre_layout (from the cache, by group, or NULL): a database is used
+ * instead of compiling when its group lays out the same, else freed. */
+void rules_hs_compile_all(struct rules_db *db, hs_database_t **pre, const uint64_t *pre_layout);
+/* Before a cold compile: entries whose patterns unroll too far get their
+ * fallback at once, so the metas can follow before anything compiles;
+ * returns how many. */
+unsigned rules_hs_screen_all(struct rules_db *db);
+/* How long a group's compile, and then one pattern's, may run. */
+extern unsigned rules_group_limit_ms, rules_alone_limit_ms;
+/* A rule Hyperscan cannot take moves to PCRE2, or is unsupported when PCRE2
+ * refuses it too (counted in stats.failed). */
+void rules_pcre_fallback(struct rules_db *db, struct rule *r, const char *why);
 /* Cache in state_dir, keyed by rules content, Hyperscan version and CPU.
  * load: true when decisions and databases were read (dbs[g] per group). */
 uint64_t rules_content_key(const struct rules_db *db);

@@ -57,7 +57,7 @@ rules_content_key(const struct rules_db *db)
 	hash_str(st, hs_version());
 	/* how PCRE2 gates are chosen (rules_gate_choose): a cached nogate
 	 * decision from another choice must not be reused */
-	hash_str(st, "gates: literal, prefilter, required run");
+	hash_str(st, "gates: literal, prefilter, required run; long body parts; unroll limit");
 	hs_platform_info_t plat;
 	memset(&plat, 0, sizeof(plat));
 	if (hs_populate_platform(&plat) == HS_SUCCESS)

@@ -85,18 +85,16 @@ settle_failures(struct rules_db *db)
 	rules_meta_repropagate(db);
 	rules_mark_live(db);
 	unsigned stale = db->cache_stale;
-	for (size_t g = 0; g < db->ngroups; g++)
-		rules_hs_compile_group(db, &db->groups[g], db->groups[g].db, db->groups[g].layout);
+	hs_database_t **pre = xcalloc(db->ngroups ? db->ngroups : 1, sizeof(*pre));
+	uint64_t *layouts = xcalloc(db->ngroups ? db->ngroups : 1, sizeof(*layouts));
+	for (size_t g = 0; g < db->ngroups; g++) {
+		pre[g] = db->groups[g].db;
+		layouts[g] = db->groups[g].layout;
+	}
+	rules_hs_compile_all(db, pre, layouts);
+	free(pre);
+	free(layouts);
 	db->cache_stale = stale;
-}
-
-static unsigned
-validate_groups(struct rules_db *db)
-{
-	unsigned dropped = 0;
-	for (size_t g = 0; g < db->ngroups; g++)
-		dropped += rules_hs_validate_group(db, &db->groups[g]);
-	return dropped;
 }
 
 static void
@@ -121,14 +119,14 @@ build(struct rules_db *db, const struct fconf *cfg)
 		hit = false;
 		log_warn("rules: cache layout differs; compiling");
 	}
-	if (!hit && validate_groups(db) > 0) {
+	if (!hit && rules_hs_screen_all(db) > 0) {
 		/* rules that failed take the metas over them along */
 		rules_meta_repropagate(db);
 		rules_mark_live(db);
 	}
 	unsigned failed = db->stats.failed;
-	for (size_t g = 0; g < db->ngroups; g++)
-		rules_hs_compile_group(db, &db->groups[g], hit ? dbs[g] : NULL, hit ? layouts[g] : 0);
+	rules_hs_compile_all(db, hit ? dbs : NULL, hit ? layouts : NULL);
+	/* rules that failed in both engines take the metas over them along */
 	if (db->stats.failed != failed)
 		settle_failures(db);
 	if (db->cache_stale > 0) {

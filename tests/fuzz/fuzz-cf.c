@@ -1,7 +1,8 @@
 /*
  * fuzz-cf.c - the .cf reader: lines, conditionals, rule definitions,
- * ReplaceTags, and the meta expressions, regex delimiters and gate runs
- * (re_gate.c) of whatever rules the input defines (compilation with
+ * ReplaceTags, and the meta expressions, regex delimiters, gate runs
+ * (re_gate.c) and unrolled sizes (re_unroll.c) of whatever rules the input
+ * defines (compilation with
  * Hyperscan is left out: it is the library's, and too slow for fuzzing).
  */
 #include <stddef.h>
@@ -33,6 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r->re != NULL) {
 				struct re_translation t;
 				re_translate_gate_only(a, r->re, r->re_flags, &t);
+				(void)re_unrolled_size(r->re);
 				/* the required-run splitter; Hyperscan only checks each
 				 * run, kept short so an input stays fast */
 				if (strlen(r->re) < 128)

@@ -38,7 +38,8 @@ static void
 touch(const char *dir, const char *name)
 {
 	char p[512];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	int n = snprintf(p, sizeof(p), "%s/%s", dir, name);
+	assert_true(n > 0 && (size_t)n < sizeof(p));
 	FILE *f = fopen(p, "w");
 	assert_non_null(f);
 	fputs("x", f);

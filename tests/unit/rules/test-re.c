@@ -187,6 +187,100 @@ test_pcre_failure(void **state)
 	assert_non_null(strstr(why, "PCRE2:"));
 }
 
+/* Positions once bounded repeats are unrolled: what re_unroll.c's screen
+ * compares with its limit. */
+static void
+test_unrolled_size(void **state)
+{
+	(void)state;
+	static const struct { const char *re; size_t n; } sizes[] = {
+		{ "abc", 3 },
+		{ "a|bc", 3 },
+		{ "(?:ab){3}", 6 },
+		{ "(?:a(?:b){1,3}){2}", 8 },
+		{ "a{2,}", 3 },
+		{ "a{0,5}?", 5 },
+		{ "[a-z\\]]{10}", 10 },
+		{ "\\x41{4}", 4 },
+		{ "\\x{263a}\\d+", 2 },
+		{ "a{", 2 },
+		{ "a{,}", 4 },
+		{ "(?i)ab*", 2 },
+		{ "(?:(?:x|yz){1,3}q){3}", 30 },
+		{ "(?:a[bc]{0,90}d){100}x", 9201 },
+		{ "((((a)))", 1 },
+	};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = re_unrolled_size(sizes[i].re);
+		if (n != sizes[i].n)
+			fail_msg("%s: %zu positions, expected %zu", sizes[i].re, n, sizes[i].n);
+	}
+	/* deep nesting of repeats saturates instead of overflowing */
+	char deep[4096] = "";
+	for (int i = 0; i < 200; i++)
+		strcat(deep, "(?:");
+	strcat(deep, "a");
+	for (int i = 0; i < 200; i++)
+		strcat(deep, "){9}");
+	assert_true(re_unrolled_size(deep) > 10000);
+}
+
+static int
+count_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx)
+{
+	(void)id;
+	(void)from;
+	(void)to;
+	(void)flags;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int
+scan_count(const hs_database_t *db, const char *text)
+{
+	hs_scratch_t *s = NULL;
+	assert_int_equal(hs_alloc_scratch(db, &s), HS_SUCCESS);
+	int n = 0;
+	assert_int_equal(hs_scan(db, text, (unsigned)strlen(text), 0, s, count_match, &n), HS_SUCCESS);
+	hs_free_scratch(s);
+	return n;
+}
+
+/* Compiles in child processes: databases come back whole and scan, a bad
+ * expression is named by its index, an overrun is stopped. */
+static void
+test_hs_jobs(void **state)
+{
+	(void)state;
+	const char *good[] = { "abc", "x[0-9]+y" };
+	const char *bad[] = { "abc", "(a)\\1", "def" };
+	const char *slow[] = { "(?:a[bc]{0,90}d){100}x" };
+	unsigned flags[] = { HS_FLAG_SINGLEMATCH, HS_FLAG_SINGLEMATCH, HS_FLAG_SINGLEMATCH };
+	unsigned ids[] = { 0, 1, 2 };
+	struct hs_job jobs[4] = {
+		{ .exprs = good, .flags = flags, .ids = ids, .n = 2, .want_db = true },
+		{ .exprs = bad, .flags = flags, .ids = ids, .n = 3, .want_db = true },
+		{ .exprs = slow, .flags = flags, .ids = ids, .n = 1, .limit_ms = 20 },
+		{ .exprs = good, .flags = flags, .ids = ids, .n = 1 },
+	};
+	hs_jobs_run(jobs, 4, 2);
+	assert_int_equal(jobs[0].status, HS_JOB_OK);
+	assert_non_null(jobs[0].db);
+	assert_int_equal(scan_count(jobs[0].db, "zz abc x42y"), 2);
+	assert_int_equal(scan_count(jobs[0].db, "ab x y"), 0);
+	hs_free_database(jobs[0].db);
+	assert_int_equal(jobs[1].status, HS_JOB_FAILED);
+	assert_int_equal(jobs[1].bad, 1);
+	assert_null(jobs[1].db);
+	assert_true(strlen(jobs[1].why) > 0);
+	assert_int_equal(jobs[2].status, HS_JOB_TIMEOUT);
+	assert_non_null(strstr(jobs[2].why, "20 ms"));
+	assert_int_equal(jobs[3].status, HS_JOB_OK); /* compiled, no database asked */
+	assert_null(jobs[3].db);
+	assert_true(hs_jobs_parallel() >= 1);
+}
+
 int
 main(void)
 {
@@ -196,6 +290,8 @@ main(void)
 		cmocka_unit_test(test_engines_agree),
 		cmocka_unit_test(test_pcre_failure),
 		cmocka_unit_test(test_gate_run),
+		cmocka_unit_test(test_unrolled_size),
+		cmocka_unit_test(test_hs_jobs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

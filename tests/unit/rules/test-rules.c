@@ -493,8 +493,9 @@ test_part_scan_size(void **state)
 	assert_int_equal(late_hits("body_part_scan_size 0\nrawbody_part_scan_size 30000\n", 60000), 1);
 }
 
-/* A pattern Hyperscan would take seconds to compile (4 s here alone) is
- * given to PCRE2 without a gate, cold and warm, with the same matches. */
+/* A pattern whose bounded repeats unroll to 40,000 positions (Hyperscan
+ * would compile it for seconds) is given to PCRE2 without a gate before any
+ * compile, cold and warm, with the same matches. */
 static void
 test_slow_hyperscan_pattern_goes_to_pcre2(void **state)
 {
@@ -536,6 +537,8 @@ test_slow_hyperscan_pattern_goes_to_pcre2(void **state)
 		rules_get_info(db, 0, &in);
 		assert_string_equal(in.name, "SLOW");
 		assert_int_equal(in.engine, RULES_ENGINE_PCRE2);
+		if (pass == 0) /* the cache keeps the engine, not the reason */
+			assert_non_null(strstr(in.reason, "unrolls to"));
 		struct rules_scratch *s = rules_scratch_new(db);
 		struct run r;
 		run_text(&r, db, s, NULL, buf_cstr(&yes), yes.len);
@@ -549,6 +552,101 @@ test_slow_hyperscan_pattern_goes_to_pcre2(void **state)
 	}
 	buf_deinit(&yes);
 	buf_deinit(&no);
+	remove_dir(dir);
+	unlink(path);
+	free(path);
+	cfg_free(&c);
+}
+
+extern unsigned rules_group_limit_ms, rules_alone_limit_ms;
+
+/* A group that compiles too long has its patterns tried alone: the one
+ * that overruns alone goes to PCRE2, the rest stay in Hyperscan, and both
+ * still match. The pattern unrolls to 9,201 positions, under the screen's
+ * limit, and compiles for 0.2-0.5 s; the limits are lowered to 50 ms. */
+static void
+test_group_overrun_tries_patterns_alone(void **state)
+{
+	(void)state;
+	char *path = temp_cf("body FAST /abc/\nbody SLOW /(?:a[bc]{0,90}d){100}x/\n"
+	                     "score FAST 1\nscore SLOW 1\n");
+	const char *paths[] = { path };
+	struct fconf *c = config(paths, 1);
+	unsigned group = rules_group_limit_ms, alone = rules_alone_limit_ms;
+	rules_group_limit_ms = rules_alone_limit_ms = 50;
+	char err[512];
+	struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
+	rules_group_limit_ms = group;
+	rules_alone_limit_ms = alone;
+	assert_non_null(db);
+	struct rules_info in;
+	assert_true(rules_get_info(db, 0, &in));
+	assert_string_equal(in.name, "FAST");
+	assert_int_equal(in.engine, RULES_ENGINE_HYPERSCAN);
+	assert_true(rules_get_info(db, 1, &in));
+	assert_string_equal(in.name, "SLOW");
+	assert_int_equal(in.engine, RULES_ENGINE_PCRE2);
+	assert_non_null(strstr(in.reason, "compiles for over 50 ms"));
+	rules_free(&db);
+	static const char *const names[] = { "FAST", "SLOW" };
+	struct buf t;
+	buf_init(&t, NULL);
+	buf_append_cstr(&t, "Subject: t\n\nabc ");
+	for (int i = 0; i < 100; i++)
+		buf_append_cstr(&t, "ad");
+	buf_append_cstr(&t, "x\n");
+	rules_group_limit_ms = rules_alone_limit_ms = 50;
+	unsigned hits = hits_in(c, buf_cstr(&t), t.len, names, 2, NULL);
+	rules_group_limit_ms = group;
+	rules_alone_limit_ms = alone;
+	assert_int_equal(hits, 3);
+	assert_int_equal(hits_in(c, "Subject: t\n\nab adx\n", 20, names, 2, NULL), 0);
+	buf_deinit(&t);
+	unlink(path);
+	free(path);
+	cfg_free(&c);
+}
+
+/* Long body patterns compile in databases of their own, twenty rules a
+ * database; every rule still matches its text, cold and from the cache. */
+static void
+test_long_body_patterns_split(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test-rules-split-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct buf cf;
+	buf_init(&cf, NULL);
+	enum { NLONG = 45 };
+	for (int i = 0; i < NLONG; i++) {
+		buf_printf(&cf, "body LONG%d /marker%dz(?:w0", i, i);
+		for (int k = 1; k < 300; k++) /* over 1,000 characters */
+			buf_printf(&cf, "|w%d", k);
+		buf_printf(&cf, ")/\nscore LONG%d 1\n", i);
+	}
+	buf_append_cstr(&cf, "body SHORT /shortmarker/\nscore SHORT 1\n");
+	char *path = temp_cf(buf_cstr(&cf));
+	buf_deinit(&cf);
+	const char *paths[] = { path };
+	struct fconf *c = config(paths, 1);
+	c->rules.cache = true;
+	c->state_dir = dir;
+	for (int pass = 0; pass < 2; pass++) {
+		char err[512];
+		struct rules_db *db = rules_load(c, NULL, err, sizeof(err));
+		assert_non_null(db);
+		struct rules_stats st;
+		rules_get_stats(db, &st);
+		assert_int_equal(st.from_cache, pass == 1);
+		assert_int_equal(st.hs_compiled, NLONG + 1);
+		assert_int_equal(st.databases, 1 + (NLONG + 19) / 20);
+		rules_free(&db);
+	}
+	static const char *const names[] = { "LONG0", "LONG19", "LONG20", "LONG44", "SHORT" };
+	const char *text = "Subject: t\n\nmarker0zw5 marker20zw199 marker44zw0 shortmarker\n";
+	assert_int_equal(hits_in(c, text, strlen(text), names, 5, NULL), 0x1d);
+	text = "Subject: t\n\nmarker19zw7\n";
+	assert_int_equal(hits_in(c, text, strlen(text), names, 5, NULL), 0x2);
 	remove_dir(dir);
 	unlink(path);
 	free(path);
@@ -680,6 +778,8 @@ main(void)
 		cmocka_unit_test(test_cache_prefilter_gate),
 		cmocka_unit_test(test_part_scan_size),
 		cmocka_unit_test(test_slow_hyperscan_pattern_goes_to_pcre2),
+		cmocka_unit_test(test_group_overrun_tries_patterns_alone),
+		cmocka_unit_test(test_long_body_patterns_split),
 		cmocka_unit_test(test_load_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
