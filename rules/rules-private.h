@@ -235,6 +235,8 @@ struct scope_group {
 	unsigned nrules;
 	unsigned *exists;      /* exists: rules on this header */
 	unsigned nexists;
+	unsigned *settle;      /* header rules with !~ or [if-unset:]: settled after the texts */
+	unsigned nsettle;
 	uint64_t layout;       /* hash of the expressions the database holds */
 };
 

@@ -380,6 +380,7 @@ rules_build_groups(struct rules_db *db)
 		gr->rules = arena_array(db->arena, m, sizeof(unsigned));
 		gr->pcre = arena_array(db->arena, m, sizeof(unsigned));
 		gr->exists = arena_array(db->arena, m, sizeof(unsigned));
+		gr->settle = arena_array(db->arena, m, sizeof(unsigned));
 		gr->ent = arena_array(db->arena, m, sizeof(*gr->ent));
 		gr->nrules = 0;
 	}

@@ -49,10 +49,12 @@ struct group_build {
 static void
 group_fill(struct rules_db *db, struct scope_group *g, struct re_translation *gates)
 {
-	g->nent = g->npcre = g->nexists = 0;
+	g->nent = g->npcre = g->nexists = g->nsettle = 0;
 	for (unsigned k = 0; k < g->nrules; k++) {
 		unsigned i = g->rules[k];
 		struct rule *r = db->rules[i];
+		if (r->engine != RULES_ENGINE_EXISTS && (r->neg || r->unset != NULL))
+			g->settle[g->nsettle++] = i;
 		if (db->live != NULL && !db->live[i] && r->engine != RULES_ENGINE_EXISTS)
 			continue; /* nothing reads it (rules_live.c): not in the database */
 		if (r->engine == RULES_ENGINE_EXISTS) {

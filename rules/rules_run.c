@@ -255,11 +255,9 @@ settle_header_group(const struct rules_db *db, struct rules_scratch *s,
 		unsigned i = g->exists[k];
 		s->hits[i] = present ^ db->rules[i]->neg;
 	}
-	for (unsigned k = 0; k < g->nrules; k++) {
-		unsigned i = g->rules[k];
+	for (unsigned k = 0; k < g->nsettle; k++) {
+		unsigned i = g->settle[k];
 		const struct rule *r = db->rules[i];
-		if (r->engine == RULES_ENGINE_EXISTS)
-			continue;
 		if (!present && r->unset != NULL && r->pcre != NULL) {
 			struct span u = span_from_cstr(r->unset);
 			s->hits[i] = pcre_match(s, r->pcre, u, 0) ^ r->neg;

@@ -134,13 +134,22 @@ append_addrs(struct buf *out, const uint8_t *p, size_t n, bool want_name)
 	}
 }
 
+/* Whether header name n is name (nlen bytes), ignoring case: the length
+ * first, since some forty header groups each look through every header. */
+static bool
+name_is(struct span n, const char *name, size_t nlen)
+{
+	return n.len == nlen && strncasecmp((const char *)n.p, name, nlen) == 0;
+}
+
 static bool
 append_named(struct buf *out, const struct mime_headers *hs, const char *name, unsigned flags)
 {
 	bool found = false;
+	size_t nlen = strlen(name);
 	for (size_t i = 0; i < hs->n; i++) {
 		const struct mime_header *h = &hs->v[i];
-		if (!span_caseeq_cstr(h->name, name))
+		if (!name_is(h->name, name, nlen))
 			continue;
 		found = true;
 		if (flags & (HDR_ADDR | HDR_NAME)) {
@@ -252,8 +261,9 @@ rules_part_header_text(const struct mime_part *p, const char *hdr, unsigned flag
 {
 	buf_reset(out);
 	const struct mime_header *last = NULL;
+	size_t hlen = strlen(hdr);
 	for (size_t i = 0; i < p->headers.n; i++)
-		if (span_caseeq_cstr(p->headers.v[i].name, hdr))
+		if (name_is(p->headers.v[i].name, hdr, hlen))
 			last = &p->headers.v[i];
 	if (last == NULL)
 		return false;
