@@ -307,7 +307,7 @@ by_cost(const void *a, const void *b, void *arg)
 
 static void
 print_group_costs(const struct rules_db *db, const double *cost, const size_t *gbytes,
-    double total)
+    const size_t *gtexts, double total)
 {
 	size_t *order = xcalloc(db->ngroups, sizeof(*order));
 	for (size_t g = 0; g < db->ngroups; g++)
@@ -316,9 +316,10 @@ print_group_costs(const struct rules_db *db, const double *cost, const size_t *g
 	printf("costliest databases (Hyperscan alone):\n");
 	for (size_t k = 0; k < db->ngroups && k < 8; k++) {
 		const struct scope_group *g = &db->groups[order[k]];
-		printf("  %-10s %-24s part %u  %4u patterns  %.3f ms/msg  %4.1f %%  %.1f MB\n",
+		printf("  %-10s %-24s part %u  %4u patterns  %.3f ms/msg  %4.1f %%  %.1f MB in %zu texts\n",
 		    rule_type_name(g->scope), g->hdr ? g->hdr : "", g->part, g->nent,
-		    cost[order[k]] * 1e3 / nfiles, cost[order[k]] / total * 100, gbytes[order[k]] / 1e6);
+		    cost[order[k]] * 1e3 / nfiles, cost[order[k]] / total * 100, gbytes[order[k]] / 1e6,
+		    gtexts[order[k]]);
 	}
 	free(order);
 }
@@ -333,6 +334,7 @@ bench_hs_only(const struct rules_db *db, const struct msg_texts *mt)
 			hs_alloc_scratch(db->groups[g].db, &scr);
 	double *cost = xcalloc(db->ngroups, sizeof(*cost));
 	size_t *gbytes = xcalloc(db->ngroups, sizeof(*gbytes));
+	size_t *gtexts = xcalloc(db->ngroups, sizeof(*gtexts));
 	for (size_t g = 0; g < db->ngroups; g++)
 		cost[g] = db->groups[g].db != NULL ? 1e300 : 0;
 	size_t bytes = 0, texts = 0;
@@ -345,12 +347,13 @@ bench_hs_only(const struct rules_db *db, const struct msg_texts *mt)
 			if (d == NULL)
 				continue;
 			double t0 = cpu_now();
-			gbytes[g] = 0;
+			gbytes[g] = gtexts[g] = 0;
 			for (size_t i = 0; i < nfiles; i++)
 				for (size_t k = 0; k < mt[i].n[g]; k++) {
 					struct span t = mt[i].v[g][k];
 					hs_scan(d, (const char *)t.p, (unsigned)t.len, 0, scr, on_nothing, &matches);
 					gbytes[g] += t.len;
+					gtexts[g]++;
 					texts++;
 				}
 			double dt = cpu_now() - t0;
@@ -365,9 +368,10 @@ bench_hs_only(const struct rules_db *db, const struct msg_texts *mt)
 	printf("Hyperscan alone, same databases and texts: %.0f messages/s (%.3f CPU-ms per message); "
 	       "%zu texts, %.1f MB scanned per pass (%.1f MB/s), %lu matches reported\n",
 	    nfiles / best, best * 1e3 / nfiles, texts, bytes / 1e6, bytes / 1e6 / best, matches);
-	print_group_costs(db, cost, gbytes, best);
+	print_group_costs(db, cost, gbytes, gtexts, best);
 	free(cost);
 	free(gbytes);
+	free(gtexts);
 }
 
 /* ---- per-pattern cost ---- */
