@@ -27,6 +27,7 @@
 
 #include "fcore/arena.h"
 #include "fcore/cfg.h"
+#include "fcore/clock.h"
 #include "fcore/mime.h"
 #include "fcore/msg.h"
 #include "fcore/result.h"
@@ -45,14 +46,6 @@ struct set {
 	struct mail *v;
 	size_t n, cap;
 };
-
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* CPU time of this process: the machine is shared, wall time is noisy. */
 static double
@@ -220,7 +213,7 @@ train(struct stats_ctx *c, const struct set *tr, size_t from, size_t to, bool bu
 {
 	char err[512];
 	size_t bad = 0;
-	double t0 = now(), c0 = cpu();
+	double t0 = clock_mono(), c0 = cpu();
 	if (bulk)
 		stats_learn_begin(c);
 	for (size_t i = from; i < to; i++) {
@@ -235,14 +228,14 @@ train(struct stats_ctx *c, const struct set *tr, size_t from, size_t to, bool bu
 		bad += st != STATS_LEARN_OK;
 		arena_free(&a);
 	}
-	double tc = now();
+	double tc = clock_mono();
 	if (bulk && stats_learn_commit(c) < 0) {
 		fprintf(stderr, "commit failed\n");
 		exit(1);
 	}
-	double dt = now() - t0, dc = cpu() - c0;
+	double dt = clock_mono() - t0, dc = cpu() - c0;
 	if (bulk)
-		printf("  (bulk: %.2f s parse + tokenize + buffer, %.2f s commit)\n", tc - t0, now() - tc);
+		printf("  (bulk: %.2f s parse + tokenize + buffer, %.2f s commit)\n", tc - t0, clock_mono() - tc);
 	if (bad)
 		printf("  (%zu messages not learned: too few tokens or already learned)\n", bad);
 	printf("  (%.0f msgs per CPU second)\n", (double)(to - from) / dc);
@@ -262,12 +255,12 @@ evaluate(struct stats_ctx *c, const struct set *dev, struct symtab *syms)
 		struct scan_result res;
 		msg_build(&m, a, &dev->v[i]);
 		result_init(&res, a, syms);
-		double t0 = now(), c0 = cpu();
+		double t0 = clock_mono(), c0 = cpu();
 		if (stats_classify(c, &m, &res) < 0) {
 			fprintf(stderr, "classify failed\n");
 			exit(1);
 		}
-		times[i] = now() - t0;
+		times[i] = clock_mono() - t0;
 		ctimes[i] = cpu() - c0;
 		double p = stats_last_prob(c), lo = stats_last_logodds(c);
 		nnone += isnan(p);
@@ -330,12 +323,12 @@ run(const struct config *cf, const struct set *tr, const struct set *dev, struct
 	/* as the daemon's workers read it: from the snapshot, unless
 	 * BAYES_EVAL_SQLITE is set (the B-tree lookups, for comparison) */
 	char err[512];
-	double t0 = now();
+	double t0 = clock_mono();
 	long ns = getenv("BAYES_EVAL_SQLITE") ? 0 : stats_snapshot_write(c, err, sizeof(err));
 	if (ns < 0)
 		fprintf(stderr, "snapshot: %s\n", err);
 	else if (ns > 0)
-		printf("  snapshot: %ld tokens written in %.3f s\n", ns, now() - t0);
+		printf("  snapshot: %ld tokens written in %.3f s\n", ns, clock_mono() - t0);
 	evaluate(c, dev, syms);
 	printf("  token counts read from: %s\n", stats_last_from_snapshot(c) ? "snapshot" : "SQLite");
 	stats_close(&c);

@@ -117,10 +117,10 @@ static void
 print_done(struct scan_task *t, void *arg)
 {
 	struct scan_line *l = arg;
-	double t0 = scan_monotonic();
+	double t0 = clock_mono();
 	char *s = reply_line(t, l->filename);
 	/* The reply is part of a scan's cost; printing it is not. */
-	t->stage[SCAN_ST_JSON] += scan_monotonic() - t0;
+	t->stage[SCAN_ST_JSON] += clock_mono() - t0;
 	if (l->env->timing)
 		s = with_stages(s, t);
 	if (s != NULL) {
@@ -247,11 +247,11 @@ offline_scan_main(const struct fconf *cfg, int argc, char **argv)
 		event_base_free(base);
 		return 1;
 	}
-	double start = scan_monotonic();
+	double start = clock_mono();
 	struct scan_walk w = { &e, &env };
 	for (int i = optind; i < argc; i++)
 		dirwalk(argv[i], scan_one, &w, "filterd scan", &env.errors);
-	double wall = scan_monotonic() - start;
+	double wall = clock_mono() - start;
 	if (env.timing)
 		print_stages(&env);
 	if (env.timing)

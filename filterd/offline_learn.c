@@ -212,12 +212,12 @@ static void
 write_snapshot(struct learn_run *r)
 {
 	char err[512];
-	double t0 = scan_monotonic();
+	double t0 = clock_mono();
 	long n = stats_snapshot_write(r->e.stats, err, sizeof(err));
 	if (n < 0)
 		fprintf(stderr, WHO ": bayes snapshot: %s\n", err);
 	else if (n > 0)
-		printf("bayes snapshot: %ld tokens written in %.3f s\n", n, scan_monotonic() - t0);
+		printf("bayes snapshot: %ld tokens written in %.3f s\n", n, clock_mono() - t0);
 }
 
 int
@@ -244,14 +244,14 @@ offline_learn_main(const struct fconf *cfg, int argc, char **argv)
 		scan_engine_deinit(&r.e);
 		return 1;
 	}
-	double start = scan_monotonic(), cpu0 = cpu_seconds();
+	double start = clock_mono(), cpu0 = cpu_seconds();
 	if (batch_begin(&r) == 0) {
 		for (int i = optind; i < argc && !r.failed; i++)
 			dirwalk(argv[i], learn_one, &r, WHO, &r.errors);
 		if (!r.failed)
 			batch_commit(&r);
 	}
-	print_summary(&r, scan_monotonic() - start, cpu_seconds() - cpu0);
+	print_summary(&r, clock_mono() - start, cpu_seconds() - cpu0);
 	write_snapshot(&r);
 	scan_engine_deinit(&r.e);
 	return r.errors ? 1 : 0;

@@ -202,7 +202,7 @@ spawn(struct parent *p, enum worker_role role)
 	c->pid = pid;
 	c->role = role;
 	c->generation = p->gen_no;
-	c->started = scan_monotonic();
+	c->started = clock_mono();
 }
 
 static void
@@ -259,7 +259,7 @@ child_died(struct parent *p, size_t idx, int status)
 	r->generation = c.generation;
 	r->ev = evtimer_new(p->base, respawn_cb, r);
 	/* A child that died young waits a second: a crash loop must not spin. */
-	struct timeval tv = { scan_monotonic() - c.started < 1.0 ? 1 : 0, 0 };
+	struct timeval tv = { clock_mono() - c.started < 1.0 ? 1 : 0, 0 };
 	evtimer_add(r->ev, &tv);
 }
 
@@ -322,7 +322,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	if (!p->stopping) {
 		log_info("signal %d: stopping", (int)sig);
 		p->stopping = true;
-		p->stop_started = scan_monotonic();
+		p->stop_started = clock_mono();
 		signal_generation(p, 0, SIGTERM);
 	}
 	if (p->nchildren == 0)
@@ -335,7 +335,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct parent *p = arg;
 	(void)fd;
 	(void)what;
-	if (p->stopping && scan_monotonic() - p->stop_started > PARENT_KILL_AFTER) {
+	if (p->stopping && clock_mono() - p->stop_started > PARENT_KILL_AFTER) {
 		log_warn("children still running after %.0f s; killing them", PARENT_KILL_AFTER);
 		signal_generation(p, 0, SIGKILL);
 	}

@@ -151,7 +151,7 @@ static const struct rbl_answer *
 cache_get(struct rbl *r, const char *name)
 {
 	struct rbl_cache_entry *e = &r->cache[name_hash(name) % RBL_CACHE_SLOTS];
-	if (e->name == NULL || strcmp(e->name, name) != 0 || e->expires <= scan_monotonic())
+	if (e->name == NULL || strcmp(e->name, name) != 0 || e->expires <= clock_mono())
 		return NULL;
 	return &e->ans;
 }
@@ -169,7 +169,7 @@ cache_put(struct rbl *r, const char *name, const struct rbl_answer *a, int ttl)
 	struct rbl_cache_entry *e = &r->cache[name_hash(name) % RBL_CACHE_SLOTS];
 	free(e->name);
 	e->name = xstrdup(name);
-	e->expires = scan_monotonic() + keep;
+	e->expires = clock_mono() + keep;
 	e->ans = *a;
 }
 

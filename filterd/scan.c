@@ -19,14 +19,6 @@
 #include "fcore/log.h"
 #include "fcore/xalloc.h"
 
-double
-scan_monotonic(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 _Static_assert(SCAN_ST_RULES_LAST - SCAN_ST_RULES + 1 == RULES_PH_COUNT,
     "one scan stage per rules phase");
 
@@ -46,7 +38,7 @@ scan_stage_mark(struct scan_task *t, int st)
 {
 	if (!(t->flags & SCAN_F_PROFILE))
 		return;
-	double now = scan_monotonic();
+	double now = clock_mono();
 	t->stage[st] += now - t->stage_mark;
 	t->stage_mark = now;
 }
@@ -165,7 +157,7 @@ scan_task_new(struct scan_engine *e, struct span raw)
 	t->msg.arena = a;
 	t->msg.raw = raw;
 	t->actions = e->cfg->actions;
-	t->start = scan_monotonic();
+	t->start = clock_mono();
 	t->now = time(NULL);
 	t->id = random_id(a);
 	result_init(&t->result, a, e->symtab);
@@ -273,7 +265,7 @@ run_checks(struct scan_task *t)
 		rules_run(e->rules, e->scratch, &t->msg, &t->result);
 		if (prof)
 			rules_scratch_profile(e->scratch, NULL);
-		t->stage_mark = prof ? scan_monotonic() : 0.0;
+		t->stage_mark = prof ? clock_mono() : 0.0;
 	}
 	if (e->stats != NULL && t->msg.mime != NULL)
 		stats_classify(e->stats, &t->msg, &t->result);
@@ -308,7 +300,7 @@ scan_finish(struct scan_task *t)
 	if (greylist_scan(t->engine->greylist, t))
 		result_finalize(&t->result, &t->actions, subject);
 	scan_stage_mark(t, SCAN_ST_SCORE);
-	t->time_real = scan_monotonic() - t->start;
+	t->time_real = clock_mono() - t->start;
 	if (!(t->flags & SCAN_F_NO_LOG))
 		scan_log_result(t);
 	if (t->done)
@@ -338,7 +330,7 @@ start_async(struct scan_task *t)
 	struct scan_engine *e = t->engine;
 	if (e->base == NULL || e->rbl == NULL)
 		return false;
-	double left = e->cfg->limits.task_timeout - (scan_monotonic() - t->start);
+	double left = e->cfg->limits.task_timeout - (clock_mono() - t->start);
 	/* The sync checks used the budget up: the async ones still get a
 	 * moment rather than a time-out that has already passed. */
 	t->async = async_task_new(t, e->base, left > 0.01 ? left : 0.01, scan_resume);
@@ -354,7 +346,7 @@ scan_run(struct scan_task *t, scan_done_fn done, void *arg)
 {
 	t->done = done;
 	t->done_arg = arg;
-	t->stage_mark = scan_monotonic();
+	t->stage_mark = clock_mono();
 	if (t->msg.raw.len == 0 || (t->flags & SCAN_F_SKIP)) {
 		/* Empty body or Flags: skip: a normal empty result (protocols.md 1.4). */
 		t->result.skipped = (t->flags & SCAN_F_SKIP) != 0;

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fcore/clock.h"
 #include "fcore/cfg.h"
 #include "fcore/mime.h"
 #include "fcore/msg.h"
@@ -128,7 +129,6 @@ void scan_run(struct scan_task *t, scan_done_fn done, void *arg);
 /* One log line per scanned message: id, score, action, symbols, time. */
 void scan_log_result(const struct scan_task *t);
 
-double scan_monotonic(void);
 /* With SCAN_F_PROFILE: adds the time since the last mark to stage st. */
 void scan_stage_mark(struct scan_task *t, int st);
 

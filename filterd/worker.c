@@ -45,7 +45,7 @@ stop_check_cb(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	(void)fd;
 	(void)what;
-	if (active_connections(w) == 0 || scan_monotonic() > w->stop_deadline)
+	if (active_connections(w) == 0 || clock_mono() > w->stop_deadline)
 		event_base_loopbreak(w->base);
 }
 
@@ -57,7 +57,7 @@ term_cb(evutil_socket_t sig, short what, void *arg)
 	if (w->stopping)
 		return;
 	w->stopping = true;
-	w->stop_deadline = scan_monotonic() + w->grace;
+	w->stop_deadline = clock_mono() + w->grace;
 	log_info("signal %d: stopping after %u connection(s) in flight", (int)sig, active_connections(w));
 	for (size_t i = 0; i < w->nservers; i++)
 		http_server_stop(w->servers[i]);

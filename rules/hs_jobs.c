@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "fcore/clock.h"
 #include "fcore/xalloc.h"
 #include "rules-private.h"
 
@@ -37,14 +37,6 @@ struct running {
 	char *buf;
 	size_t len, cap;
 };
-
-static double
-mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static hs_error_t
 job_compile(const struct hs_job *j, hs_database_t **db, hs_compile_error_t **err)
@@ -136,7 +128,7 @@ start(struct running *r, struct hs_job *j)
 	close(pfd[1]);
 	fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL) | O_NONBLOCK);
 	*r = (struct running){ .job = j, .pid = pid, .fd = pfd[0] };
-	r->deadline = j->limit_ms ? mono_now() + j->limit_ms / 1000.0 : 0;
+	r->deadline = j->limit_ms ? clock_mono() + j->limit_ms / 1000.0 : 0;
 	return true;
 }
 
@@ -219,7 +211,7 @@ poll_timeout(const struct running *run, size_t nrun)
 			soonest = run[i].deadline;
 	if (soonest == 0)
 		return -1;
-	double ms = (soonest - mono_now()) * 1000.0 + 1;
+	double ms = (soonest - clock_mono()) * 1000.0 + 1;
 	return ms < 0 ? 0 : (int)ms;
 }
 
@@ -234,7 +226,7 @@ wait_one(struct running *run, size_t *nrun)
 		int pr = poll(pf, *nrun, poll_timeout(run, *nrun));
 		if (pr < 0 && errno != EINTR)
 			pr = 0;
-		double t = mono_now();
+		double t = clock_mono();
 		for (size_t i = 0; i < *nrun; i++) {
 			bool eof = pr > 0 && (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) && drain(&run[i]);
 			bool late = !eof && run[i].deadline > 0 && t >= run[i].deadline;

@@ -14,6 +14,7 @@
 
 #include "fcore/arena.h"
 #include "fcore/cfg.h"
+#include "fcore/clock.h"
 #include "fcore/log.h"
 #include "fcore/symbol.h"
 #include "fcore/xalloc.h"
@@ -23,14 +24,6 @@
 #define FILTERD_RULES_DIR "rules/default"
 #endif
 #define SA_RULES_DIR "/usr/share/spamassassin"
-
-static double
-now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static bool
 is_dir(const char *p)
@@ -176,7 +169,7 @@ finish_stats(struct rules_db *db)
 struct rules_db *
 rules_load(const struct fconf *cfg, struct symtab *symtab, char *err, size_t errlen)
 {
-	double t0 = now();
+	double t0 = clock_mono();
 	struct rules_db *db = xcalloc(1, sizeof(*db));
 	db->arena = arena_new(0);
 	db->pcre_match_limit = cfg->limits.pcre_match_limit;
@@ -202,7 +195,7 @@ rules_load(const struct fconf *cfg, struct symtab *symtab, char *err, size_t err
 	finish_stats(db);
 	if (symtab != NULL)
 		register_symbols(db, symtab);
-	db->stats.compile_seconds = now() - t0;
+	db->stats.compile_seconds = clock_mono() - t0;
 	return db;
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fcore/clock.h"
 #include "fcore/log.h"
 #include "fcore/mime.h"
 #include "fcore/msg.h"
@@ -55,11 +56,7 @@ rules_scratch_profile(struct rules_scratch *s, double *acc)
 static double
 prof_now(const struct rules_scratch *s)
 {
-	if (s->profile == NULL)
-		return 0.0;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return s->profile == NULL ? 0.0 : clock_mono();
 }
 
 /* Adds the time since *t0 to phase ph and restarts the clock. */

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fcore/clock.h"
 #include "fcore/log.h"
 #include "fcore/xalloc.h"
 
@@ -36,14 +37,6 @@ struct snap_writer {
 	double first_kick, last_kick;
 	unsigned written;
 };
-
-static double
-now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double
 due_time(const struct snap_writer *w)
@@ -65,7 +58,7 @@ static bool
 wait_due(struct snap_writer *w)
 {
 	pthread_mutex_lock(&w->mu);
-	while (!w->stop && !(w->pending && now_mono() >= due_time(w))) {
+	while (!w->stop && !(w->pending && clock_mono() >= due_time(w))) {
 		if (w->pending) {
 			struct timespec ts = abs_time(due_time(w));
 			pthread_cond_timedwait(&w->cv, &w->mu, &ts);
@@ -172,7 +165,7 @@ snap_writer_start(const char *db_path, const char *snap_path, double quiet, doub
 	w->max_delay = max_delay;
 	/* a first pass at once: the file may be missing or stale */
 	w->pending = true;
-	w->first_kick = w->last_kick = now_mono() - quiet;
+	w->first_kick = w->last_kick = clock_mono() - quiet;
 	int rc = pthread_create(&w->thread, NULL, writer_main, w);
 	if (rc != 0) {
 		snprintf(err, errlen, "snapshot thread: %s", strerror(rc));
@@ -189,7 +182,7 @@ snap_writer_start(const char *db_path, const char *snap_path, double quiet, doub
 void
 snap_writer_kick(struct snap_writer *w)
 {
-	double now = now_mono();
+	double now = clock_mono();
 	pthread_mutex_lock(&w->mu);
 	if (!w->pending)
 		w->first_kick = now;

@@ -32,7 +32,7 @@ on_resume(struct scan_task *t)
 {
 	(void)t;
 	cur->resumed++;
-	cur->resumed_at = scan_monotonic();
+	cur->resumed_at = clock_mono();
 	cur->timed_out = strdup(async_task_timed_out(cur->at));
 	async_task_close(cur->at);
 	if (cur->free_on_resume)
@@ -100,7 +100,7 @@ test_resumes_when_all_answered(void **state)
 {
 	struct fixture *f = *state;
 	int answered = 0;
-	double t0 = scan_monotonic();
+	double t0 = clock_mono();
 	f->at = async_task_new(&f->t, f->base, 5.0, on_resume);
 	struct async_check *a = async_check_begin(f->at, "A", 2.0);
 	struct async_check *b = async_check_begin(f->at, "B", 2.0);
@@ -135,7 +135,7 @@ test_check_time_out_and_late_answer(void **state)
 	struct fixture *f = *state;
 	f->free_on_resume = true;
 	int answered = 0;
-	double t0 = scan_monotonic();
+	double t0 = clock_mono();
 	f->at = async_task_new(&f->t, f->base, 5.0, on_resume);
 	struct async_check *fast = async_check_begin(f->at, "FAST", 1.0);
 	struct async_check *slow = async_check_begin(f->at, "SLOW", 0.1);
@@ -159,7 +159,7 @@ test_budget_ends_everything(void **state)
 	struct fixture *f = *state;
 	f->free_on_resume = true;
 	int answered = 0;
-	double t0 = scan_monotonic();
+	double t0 = clock_mono();
 	f->at = async_task_new(&f->t, f->base, 0.15, on_resume);
 	struct async_check *c[3];
 	for (int i = 0; i < 3; i++) {
