@@ -132,6 +132,17 @@ group_open_len(const char *p, bool *flags_only)
 	return i + 1;
 }
 
+/* n, or fewer when the pattern ends first: a construct cut short ("(?",
+ * "\x{") must not carry the reader past the terminator. */
+static size_t
+clamp_to_end(const char *p, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (p[k] == '\0')
+			return k;
+	return n;
+}
+
 size_t
 re_unrolled_size(const char *re)
 {
@@ -194,7 +205,7 @@ re_unrolled_size(const char *re)
 			st[depth].cur += 1;
 			break;
 		}
-		p += n;
+		p += clamp_to_end(p, n);
 		if (st[depth].cur > UNROLL_CAP)
 			return UNROLL_CAP;
 	}

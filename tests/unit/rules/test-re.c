@@ -209,6 +209,12 @@ test_unrolled_size(void **state)
 		{ "(?:(?:x|yz){1,3}q){3}", 30 },
 		{ "(?:a[bc]{0,90}d){100}x", 9201 },
 		{ "((((a)))", 1 },
+		/* cut short: the reader stops at the terminator */
+		{ "a(?", 1 },
+		{ "a(?<", 1 },
+		{ "\\x{4", 1 },
+		{ "[[:alp", 1 },
+		{ "a\\", 2 },
 	};
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		size_t n = re_unrolled_size(sizes[i].re);
