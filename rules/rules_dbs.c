@@ -272,7 +272,9 @@ take_result(struct rules_db *db, struct group_build *b, struct hs_job *j)
 	} else if (j->bad >= 0 && (unsigned)j->bad < b->g->nent) {
 		drop_entry(db, b, (unsigned)j->bad, j->why, strstr(j->why, "too large") != NULL);
 	} else {
-		log_warn("rules: Hyperscan: %s", j->why);
+		log_warn("rules: the %s%s%s database was not built (Hyperscan: %s); its %u patterns "
+		         "do not run", rule_type_name(b->g->scope), b->g->hdr ? " " : "",
+		    b->g->hdr ? b->g->hdr : "", j->why, b->g->nent);
 		return true;
 	}
 	lay_out(db, b);
