@@ -248,6 +248,11 @@ struct rules_db {
 	size_t ngroups;
 	unsigned *meta_order;  /* meta rules, inputs first */
 	size_t nmeta;
+	unsigned *meta_dep_start, *meta_dep; /* rule j is read by the metas at
+	                                      * meta_dep[meta_dep_start[j] ..
+	                                      * meta_dep_start[j + 1]) (positions
+	                                      * in meta_order); meta_index.c */
+	uint8_t *meta_base;    /* per position: the meta's value when nothing hits */
 	const char **files;
 	size_t nfiles;
 	struct rules_stats stats;
@@ -291,6 +296,8 @@ void hs_jobs_run(struct hs_job *jobs, size_t n, unsigned parallel);
 size_t re_unrolled_size(const char *re);
 
 int rules_compile(struct rules_db *db, struct cf *cf);
+/* Once the rules are final: each rule's readers and each meta's baseline. */
+void rules_meta_index(struct rules_db *db);
 /* After the groups are built, before their databases: fills db->live. */
 void rules_mark_live(struct rules_db *db);
 /* Marks metas over inputs that became unsupported since classification. */

@@ -192,6 +192,7 @@ rules_load(const struct fconf *cfg, struct symtab *symtab, char *err, size_t err
 	db->stats.files = (unsigned)cf.nfiles;
 	cf_deinit(&cf);
 	build(db, cfg);
+	rules_meta_index(db);
 	finish_stats(db);
 	if (symtab != NULL)
 		register_symbols(db, symtab);

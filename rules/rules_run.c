@@ -41,6 +41,7 @@ struct rules_scratch {
 	                     * without walking every entry of the group */
 	size_t ncands;
 	size_t nrules;
+	uint8_t *meta_dirty; /* per meta_order position: an input moved off its baseline */
 	struct buf text;
 	struct rules_lines lines;
 	bool subject_line;  /* scanning the body's first text: nosubject rules skip it */
@@ -95,6 +96,7 @@ rules_scratch_new(const struct rules_db *db)
 	s->negm = xcalloc(n, 1);
 	s->touched = xcalloc(n, sizeof(*s->touched));
 	s->cands = xcalloc(n, sizeof(*s->cands));
+	s->meta_dirty = xcalloc(db->nmeta ? db->nmeta : 1, 1);
 	s->md = pcre2_match_data_create(1, NULL);
 	s->mctx = pcre2_match_context_create(NULL);
 	s->jit = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
@@ -356,14 +358,33 @@ run_evals(const struct rules_db *db, struct rules_scratch *s, const struct msg *
 }
 
 static void
+mark_readers(const struct rules_db *db, uint8_t *dirty, unsigned j)
+{
+	for (unsigned d = db->meta_dep_start[j]; d < db->meta_dep_start[j + 1]; d++)
+		dirty[db->meta_dep[d]] = 1;
+}
+
+/* Metas whose inputs all sit at their baseline keep its value (meta_index.c). */
+static void
 run_metas(const struct rules_db *db, struct rules_scratch *s)
 {
+	uint8_t *dirty = s->meta_dirty;
+	for (size_t j = 0; j < db->nrules; j++)
+		if (s->hits[j] != 0)
+			mark_readers(db, dirty, (unsigned)j);
 	for (size_t k = 0; k < db->nmeta; k++) {
 		unsigned i = db->meta_order[k];
 		const struct rule *r = db->rules[i];
 		if (r->engine != RULES_ENGINE_META || !is_live(db, i))
 			continue;
+		if (!dirty[k]) {
+			s->hits[i] = db->meta_base[k];
+			continue;
+		}
+		dirty[k] = 0;
 		s->hits[i] = meta_eval(r->meta, s->hits) != 0.0;
+		if (s->hits[i] != db->meta_base[k])
+			mark_readers(db, dirty, i);
 	}
 }
 

@@ -558,6 +558,38 @@ test_slow_hyperscan_pattern_goes_to_pcre2(void **state)
 	cfg_free(&c);
 }
 
+/* Metas start from their value when nothing hits and are evaluated only
+ * downstream of a rule that moved off it (meta_index.c): a meta that is
+ * true when nothing hits, chains over it, and counts. */
+static void
+test_meta_baseline(void **state)
+{
+	(void)state;
+	char *path = temp_cf("body A /alpha/\nbody B /beta/\nbody C /gamma/\n"
+	                     "meta M_NOT !A\nmeta M_AND A && B\nmeta M_CHAIN M_NOT && C\n"
+	                     "meta M_NOTNOT !M_NOT\nmeta M_SUM (A + B + C) >= 2\n"
+	                     "score A 1\nscore B 1\nscore C 1\nscore M_NOT 1\nscore M_AND 1\n"
+	                     "score M_CHAIN 1\nscore M_NOTNOT 1\nscore M_SUM 1\n");
+	const char *paths[] = { path };
+	struct fconf *c = config(paths, 1);
+	static const char *const names[] = { "A", "B", "C", "M_NOT", "M_AND", "M_CHAIN",
+		"M_NOTNOT", "M_SUM" };
+	static const struct { const char *text; unsigned hits; } cases[] = {
+		{ "Subject: t\n\nalpha beta\n", 0x1 | 0x2 | 0x10 | 0x40 | 0x80 },
+		{ "Subject: t\n\ngamma\n", 0x4 | 0x8 | 0x20 },
+		{ "Subject: t\n\nnothing here\n", 0x8 },
+		{ "Subject: t\n\nalpha gamma\n", 0x1 | 0x4 | 0x40 | 0x80 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned hits = hits_in(c, cases[i].text, strlen(cases[i].text), names, 8, NULL);
+		if (hits != cases[i].hits)
+			fail_msg("%s: hits 0x%x, expected 0x%x", cases[i].text, hits, cases[i].hits);
+	}
+	unlink(path);
+	free(path);
+	cfg_free(&c);
+}
+
 extern unsigned rules_group_limit_ms, rules_alone_limit_ms;
 
 /* A group that compiles too long has its patterns tried alone: the one
@@ -783,6 +815,7 @@ main(void)
 		cmocka_unit_test(test_slow_hyperscan_pattern_goes_to_pcre2),
 		cmocka_unit_test(test_group_overrun_tries_patterns_alone),
 		cmocka_unit_test(test_long_body_patterns_split),
+		cmocka_unit_test(test_meta_baseline),
 		cmocka_unit_test(test_load_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
