@@ -126,6 +126,7 @@ rules_scratch_free(struct rules_scratch **sp)
 	free(s->negm);
 	free(s->touched);
 	free(s->cands);
+	free(s->meta_dirty);
 	free(s->lines.v);
 	buf_deinit(&s->text);
 	free(s);
