@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 
-from conftest import FILTERD, http, read_reply, request
+from conftest import FILTERD, ROOT, http, read_reply, request
 
 MSG = (b"From: Alice <a@example.com>\r\nTo: b@example.com\r\nSubject: hello\r\n"
        b"Message-ID: <m1@example.com>\r\nDate: Sun, 22 Nov 2026 12:00:00 +0000\r\n\r\nHello there.\r\n")
@@ -139,6 +139,46 @@ def test_sighup_reload_good_and_bad(filterd):
     st, _, body = request(filterd.controller_port, "GET", "/actions")
     assert {a["action"]: a["value"] for a in json.loads(body)}["reject"] == 20.0
     assert_normal_request_works(filterd)
+
+
+def symbols_of(d, text):
+    st, _, body = request(d.scan_port, "POST", "/checkv2", MSG.replace(b"Hello there.", text))
+    assert st == 200, body
+    return set(json.loads(body)["symbols"])
+
+
+def test_sighup_recompiles_changed_rules(make_filterd, tmp_path):
+    """A reload compiles the changed rules in the supervisor's child
+    processes (rules/hs_jobs.c): the new rule runs, the old one is gone, and
+    no compile process is left behind."""
+    cf = tmp_path / "local.cf"
+    long_alt = "|".join("w%d" % k for k in range(300))  # a database of its own
+    cf.write_text("body RELOAD_A /reloadalpha/\nscore RELOAD_A 2\n")
+    d = make_filterd()
+    d.base_config = d.base_config.replace(f"paths: [{ROOT / 'rules' / 'default'}]",
+                                          f"paths: [{cf}]")
+    d.write_config()
+    d.start()
+    try:
+        assert "RELOAD_A" in symbols_of(d, b"reloadalpha")
+        cf.write_text("body RELOAD_B /reloadbeta/\nscore RELOAD_B 2\n"
+                      f"body RELOAD_LONG /reloadlongz(?:{long_alt})/\nscore RELOAD_LONG 2\n")
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 20
+        syms = set()
+        while time.time() < deadline and "RELOAD_B" not in syms:
+            time.sleep(0.2)
+            try:
+                syms = symbols_of(d, b"reloadbeta reloadlongzw299")
+            except (OSError, ValueError):
+                continue
+        assert {"RELOAD_B", "RELOAD_LONG"} <= syms, d.log_text()
+        assert "RELOAD_A" not in symbols_of(d, b"reloadalpha")
+        assert len(d.children()) == 3, d.log_text()
+        assert "not built" not in d.log_text()
+        assert_normal_request_works(d)
+    finally:
+        d.stop()
 
 
 def test_sigterm_finishes_request_in_flight(filterd):
