@@ -1,6 +1,7 @@
 """Fixtures for system tests: a real filterd on loopback ports, driven by
 real clients (rspamc from Debian's rspamd package, raw sockets)."""
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,10 +18,27 @@ CORPUS = Path(os.environ.get("CORPUS", str(ROOT.parent / "shared" / "corpus")))
 RULES_CACHE = Path(os.environ.get("RULES_CACHE", str(ROOT / "build" / "rules-cache")))
 
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel handed out
+# for a moment can be taken by any outgoing connection before the daemon
+# binds it ("Address already in use"); these are never handed out.
+_PORT_LOW, _PORT_HIGH = 20000, 32000
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    rnd = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(1000):
+        port = rnd.randrange(_PORT_LOW, _PORT_HIGH)
+        if port in _ports_given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise RuntimeError("no free loopback port in %d-%d" % (_PORT_LOW, _PORT_HIGH))
 
 
 def http(port, raw, timeout=10.0):
