@@ -25,13 +25,13 @@ _PORT_LOW, _PORT_HIGH = 20000, 32000
 _ports_given = set()
 
 
-def free_port():
+def free_port(udp=False):
     rnd = random.Random(os.getpid() ^ time.monotonic_ns())
     for _ in range(1000):
         port = rnd.randrange(_PORT_LOW, _PORT_HIGH)
         if port in _ports_given:
             continue
-        with socket.socket() as s:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:

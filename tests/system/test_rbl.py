@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, FILTERD, corpus_files, request, rspamc
+from conftest import CORPUS, FILTERD, corpus_files, free_port, request, rspamc
 
 pytestmark = pytest.mark.skipif(shutil.which("rbldnsd") is None, reason="rbldnsd not installed")
 
@@ -27,9 +27,7 @@ MANY_SCANS = 200
 
 
 def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port(udp=True)
 
 
 def corpus_url_message():
