@@ -196,6 +196,15 @@ temp_cf(const char *text)
 	return path;
 }
 
+/* Removes a temp_cf() file and frees the configuration that read it. */
+static void
+done_cf(char *path, struct fconf **c)
+{
+	unlink(path);
+	free(path);
+	cfg_free(c);
+}
+
 static const char rules_text[] =
 	"header H_ALL ALL =~ /^X-Tag: yes$/m\n"
 	"header H_RAW Subject:raw =~ /Greetings\\n\\s+friend/\n"
@@ -553,9 +562,7 @@ test_slow_hyperscan_pattern_goes_to_pcre2(void **state)
 	buf_deinit(&yes);
 	buf_deinit(&no);
 	remove_dir(dir);
-	unlink(path);
-	free(path);
-	cfg_free(&c);
+	done_cf(path, &c);
 }
 
 /* Metas start from their value when nothing hits and are evaluated only
@@ -585,9 +592,7 @@ test_meta_baseline(void **state)
 		if (hits != cases[i].hits)
 			fail_msg("%s: hits 0x%x, expected 0x%x", cases[i].text, hits, cases[i].hits);
 	}
-	unlink(path);
-	free(path);
-	cfg_free(&c);
+	done_cf(path, &c);
 }
 
 extern unsigned rules_group_limit_ms, rules_alone_limit_ms;
@@ -637,9 +642,7 @@ test_group_overrun_tries_patterns_alone(void **state)
 	assert_int_equal(hits, 3);
 	assert_int_equal(hits_in(c, "Subject: t\n\nab adx\n", 20, names, 2, NULL), 0);
 	buf_deinit(&t);
-	unlink(path);
-	free(path);
-	cfg_free(&c);
+	done_cf(path, &c);
 }
 
 /* Long body patterns compile in databases of their own, twenty rules a
@@ -683,9 +686,7 @@ test_long_body_patterns_split(void **state)
 	text = "Subject: t\n\nmarker19zw7\n";
 	assert_int_equal(hits_in(c, text, strlen(text), names, 5, NULL), 0x2);
 	remove_dir(dir);
-	unlink(path);
-	free(path);
-	cfg_free(&c);
+	done_cf(path, &c);
 }
 
 /* The cache keeps Hyperscan's verdict on prefilter gates: the warm load
