@@ -41,7 +41,6 @@ bool cfg_value_is_cidr(struct span s);
 bool cfg_value_is_ipv4(struct span s);
 
 /* Valid UTF-8; on false, *bad_r is the offset of the first bad byte. */
-bool cfg_value_utf8(struct span s, size_t *bad_r);
 
 /* Human forms for range messages: 1024 -> "1k", 600 -> "10m". */
 void cfg_value_size_str(uint64_t v, char *out, size_t outlen);

@@ -41,6 +41,7 @@
 
 #include "fcore/arena.h"
 #include "fcore/cfg.h"
+#include "fcore/utf8.h"
 #include "fcore/xalloc.h"
 
 #include "cfg-private.h"
@@ -1217,7 +1218,7 @@ static bool
 check_utf8(struct cfg_ctx *x, struct span in)
 {
 	size_t bad;
-	if (cfg_value_utf8(in, &bad))
+	if (utf8_valid(in, &bad))
 		return true;
 	int line = 1;
 	for (size_t i = 0; i < bad; i++)

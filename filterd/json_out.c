@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fcore/utf8.h"
+
 void
 jo_init(struct json_out *j, struct buf *b)
 {
@@ -164,37 +166,7 @@ jo_bool(struct json_out *j, bool v)
 bool
 jo_utf8_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p != '\0') {
-		unsigned c = *p, n;
-		unsigned cp;
-		if (c < 0x80) {
-			p++;
-			continue;
-		}
-		if (c >= 0xC2 && c <= 0xDF) {
-			n = 1;
-			cp = c & 0x1F;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			n = 2;
-			cp = c & 0x0F;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		for (unsigned k = 1; k <= n; k++) {
-			if ((p[k] & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[k] & 0x3F);
-		}
-		if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-			return false;
-		p += n + 1;
-	}
-	return true;
+	return utf8_valid(span_from_cstr(s), NULL);
 }
 
 void

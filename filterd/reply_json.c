@@ -193,24 +193,6 @@ parsed(struct buf *b)
 	return o;
 }
 
-json_t *
-reply_json_v2(const struct scan_task *t)
-{
-	struct buf b;
-	buf_init(&b, NULL);
-	reply_v2_write(t, &b);
-	return parsed(&b);
-}
-
-json_t *
-reply_json_v1(const struct scan_task *t)
-{
-	struct buf b;
-	buf_init(&b, NULL);
-	reply_v1_write(t, &b);
-	return parsed(&b);
-}
-
 const char *
 reply_spamd_result(const struct scan_task *t, const char *fold)
 {

@@ -13,9 +13,6 @@
 /* The replies as text (json_out.c), appended to out. */
 void reply_v2_write(const struct scan_task *t, struct buf *out);
 void reply_v1_write(const struct scan_task *t, struct buf *out);
-/* The same, parsed (offline scans add keys; the milter reads headers). */
-json_t *reply_json_v2(const struct scan_task *t);
-json_t *reply_json_v1(const struct scan_task *t);
 /* {"remove_headers":{...},"add_headers":{...}}, or NULL when nothing to do. */
 json_t *reply_json_milter(const struct scan_task *t);
 /* "default: False [1.00 / 15.00];\r\n\tSYM(1.00)[opt];..." in the task arena. */

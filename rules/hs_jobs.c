@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fcore/clock.h"
+#include "fcore/fdio.h"
 #include "fcore/xalloc.h"
 #include "rules-private.h"
 
@@ -70,22 +71,6 @@ run_here(struct hs_job *j)
 		hs_free_database(db);
 }
 
-static bool
-write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		c += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 static _Noreturn void
 child_main(const struct hs_job *j, int fd)
 {
@@ -94,18 +79,18 @@ child_main(const struct hs_job *j, int fd)
 	if (job_compile(j, &db, &err) != HS_SUCCESS) {
 		int32_t bad = err ? err->expression : -1;
 		const char *msg = err ? err->message : "compile failed";
-		bool ok = write_all(fd, "E", 1) && write_all(fd, &bad, sizeof(bad)) &&
-		    write_all(fd, msg, strlen(msg));
+		bool ok = fd_write_all(fd, "E", 1) && fd_write_all(fd, &bad, sizeof(bad)) &&
+		    fd_write_all(fd, msg, strlen(msg));
 		_exit(ok ? 0 : 1);
 	}
 	if (!j->want_db)
-		_exit(write_all(fd, "K", 1) ? 0 : 1);
+		_exit(fd_write_all(fd, "K", 1) ? 0 : 1);
 	char *bytes = NULL;
 	size_t len = 0;
 	if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
 		_exit(1);
 	uint64_t l = len;
-	bool ok = write_all(fd, "D", 1) && write_all(fd, &l, sizeof(l)) && write_all(fd, bytes, len);
+	bool ok = fd_write_all(fd, "D", 1) && fd_write_all(fd, &l, sizeof(l)) && fd_write_all(fd, bytes, len);
 	_exit(ok ? 0 : 1);
 }
 

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fcore/fdio.h"
 #include "fcore/xalloc.h"
 
 #define SNAP_MAGIC "FDBSNAP1"
@@ -136,22 +137,6 @@ build_index(const struct rowbuf *b, unsigned bits)
 }
 
 static int
-write_all(int fd, const void *p, size_t len)
-{
-	const char *c = p;
-	while (len > 0) {
-		ssize_t w = write(fd, c, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 write_file(const char *path, const struct snap_head *h, const uint32_t *ix,
     const struct rowbuf *b, char *err, size_t errlen)
 {
@@ -166,8 +151,8 @@ write_file(const char *path, const struct snap_head *h, const uint32_t *ix,
 	size_t ix_len = (((size_t)1 << h->bits) + 1) * sizeof(*ix);
 	size_t pad_len = rows_offset(h->bits) - sizeof(*h) - ix_len;
 	/* fsync before rename: after a crash the name holds a whole file */
-	int rc = write_all(fd, h, sizeof(*h)) < 0 || write_all(fd, ix, ix_len) < 0 ||
-	    write_all(fd, pad, pad_len) < 0 || write_all(fd, b->v, b->n * sizeof(*b->v)) < 0 ||
+	int rc = !fd_write_all(fd, h, sizeof(*h)) || !fd_write_all(fd, ix, ix_len) ||
+	    !fd_write_all(fd, pad, pad_len) || !fd_write_all(fd, b->v, b->n * sizeof(*b->v)) ||
 	    fsync(fd) != 0 ? -1 : 0;
 	if (close(fd) != 0)
 		rc = -1;
@@ -277,12 +262,6 @@ uint64_t
 snap_rev(const struct snap *s)
 {
 	return s->head->rev;
-}
-
-size_t
-snap_tokens(const struct snap *s)
-{
-	return (size_t)s->head->ntok;
 }
 
 void

@@ -36,7 +36,6 @@ struct snap *snap_open(const char *path, char *err, size_t errlen);
 void snap_close(struct snap **sp);
 
 uint64_t snap_rev(const struct snap *s);
-size_t snap_tokens(const struct snap *s);
 /* The learned counts stored with the rows (id set to the snapshot's user). */
 void snap_user(const struct snap *s, struct store_user *u_r);
 /* Counts of n hashes (any order); zero for a hash not in the snapshot. */
@@ -60,8 +59,6 @@ struct snap_writer *snap_writer_start(const char *db_path, const char *snap_path
     double max_delay, char *err, size_t errlen);
 /* After a committed write (learn, prune). */
 void snap_writer_kick(struct snap_writer *w);
-/* Snapshots written so far (tests). */
-unsigned snap_writer_written(struct snap_writer *w);
 void snap_writer_stop(struct snap_writer **wp);
 
 #endif

@@ -35,7 +35,6 @@ struct snap_writer {
 	bool stop;
 	bool pending;
 	double first_kick, last_kick;
-	unsigned written;
 };
 
 static double
@@ -87,14 +86,8 @@ refresh(struct snap_writer *w, struct store *st)
 	snap_close(&old);
 	if (current)
 		return;
-	if (snap_write(st, 0, w->snap_path, err, sizeof(err)) < 0) {
+	if (snap_write(st, 0, w->snap_path, err, sizeof(err)) < 0)
 		log_warn("bayes snapshot: %s", err);
-		return;
-	}
-	pthread_mutex_lock(&w->mu);
-	w->written++;
-	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->mu);
 }
 
 /* A writer killed between writing and renaming leaves <snap>.tmp.<pid>;
@@ -190,15 +183,6 @@ snap_writer_kick(struct snap_writer *w)
 	w->last_kick = now;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-}
-
-unsigned
-snap_writer_written(struct snap_writer *w)
-{
-	pthread_mutex_lock(&w->mu);
-	unsigned n = w->written;
-	pthread_mutex_unlock(&w->mu);
-	return n;
 }
 
 void
