@@ -38,9 +38,12 @@ def test_timing_table_and_per_message_stages(filterd):
     assert abs(per_msg - total_ms / len(files)) < 0.01
     assert abs(sum(rows[s][0] for s in STAGES) - total_ms) < 0.5
     assert abs(sum(rows[s][2] for s in STAGES) - 100.0) < 1.0
-    # these stages always do work on a real message
+    # these stages always do work on a real message; the per-message column
+    # is read because it has four decimals: the header rules of
+    # rules/default take a few microseconds per message, so their total over
+    # 20 files can print as 0.0 on a fast machine
     for s in ("parse", "extract", "rules header", "rules body", "json"):
-        assert rows[s][0] > 0, s
+        assert rows[s][1] > 0, s
     assert re.search(r"scanned %d file\(s\) in [\d.]+ s: [\d.]+ ms per message" % len(files), err)
     # the same stages per message, summing to about its own scan time
     for line in out:
