@@ -104,13 +104,18 @@ cmp_strength(const void *a, const void *b)
 double
 bayes_combine(const struct bayes_params *p, double *f, size_t n, double *logodds_r)
 {
-	size_t used = 0;
+	size_t used = 0, strong = 0;
 	double lh = 0, ls = 0;
+	/* only the tokens that count are sorted: of a message's several
+	 * hundred, most sit within min_dev of 0.5 (sorting all was 1.5 % of a
+	 * scan); with a stable sort (glibc's merge sort) their order, and so
+	 * the sums, are those of sorting them all */
+	for (size_t i = 0; i < n; i++)
+		if (fabs(f[i] - 0.5) >= p->min_dev)
+			f[strong++] = f[i];
 	if (p->max_sig > 0 && n > p->max_sig)
-		qsort(f, n, sizeof(*f), cmp_strength);
-	for (size_t i = 0; i < n; i++) {
-		if (fabs(f[i] - 0.5) < p->min_dev)
-			continue;
+		qsort(f, strong, sizeof(*f), cmp_strength);
+	for (size_t i = 0; i < strong; i++) {
 		if (p->max_sig > 0 && used >= p->max_sig)
 			break;
 		double v = f[i] < 1e-6 ? 1e-6 : f[i] > 1 - 1e-6 ? 1 - 1e-6 : f[i];

@@ -287,10 +287,26 @@ find_row(const struct snap *s, uint64_t h)
 	return lo < s->index[k + 1] && s->rows[lo].hash == h ? &s->rows[lo] : NULL;
 }
 
+#define SNAP_AHEAD 8
+
+static void
+prefetch_rows(const struct snap *s, uint64_t h)
+{
+	size_t k = bucket(h, s->head->bits);
+	size_t lo = s->index[k], hi = s->index[k + 1];
+	__builtin_prefetch(&s->rows[lo]);
+	if (hi > lo)
+		__builtin_prefetch(&s->rows[hi - 1]);
+}
+
 void
 snap_get(const struct snap *s, const uint64_t *h, size_t n, struct store_counts *out)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (i + SNAP_AHEAD < n)
+			__builtin_prefetch(&s->index[bucket(h[i + SNAP_AHEAD], s->head->bits)]);
+		if (i + SNAP_AHEAD / 2 < n)
+			prefetch_rows(s, h[i + SNAP_AHEAD / 2]);
 		const struct snap_row *r = find_row(s, h[i]);
 		out[i].spam = r ? r->spam : 0;
 		out[i].ham = r ? r->ham : 0;

@@ -17,12 +17,15 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include "fcore/clock.h"
 #include "fcore/xalloc.h"
+#include "rev_beacon.h"
 #include "schema_sql.h"
 
 #define SCHEMA_VERSION 1
 #define TOK_CHUNK 256
 #define BUSY_TIMEOUT_MS 10000
+#define REV_RECHECK_S 1.0 /* a reader asks SQLite at least this often (rev_beacon.h) */
 
 enum st_id {
 	ST_USER_GET,
@@ -98,6 +101,11 @@ struct store_sqlite {
 	struct delta *dt; /* open addressing, power-of-two size */
 	size_t dt_cap, dt_n;
 	int64_t generation, rev_spam, rev_ham, rev;
+	struct rev_beacon *beacon;
+	/* a reader's last answer from SQLite, and the beacon then */
+	bool rev_known;
+	uint64_t rev_last, beacon_last;
+	double rev_asked_at;
 	char err[256];
 };
 
@@ -382,6 +390,7 @@ sq_commit(struct store *base)
 	}
 	s->in_tx = false;
 	dt_free(s);
+	rev_beacon_publish(s->beacon, (uint64_t)s->rev + 1);
 	return 0;
 }
 
@@ -511,11 +520,34 @@ sq_prune(struct store *base, uint64_t max_tokens)
 }
 
 static int
-sq_rev(struct store *base, uint64_t *rev_r)
+rev_query(struct store_sqlite *s, uint64_t *rev_r)
 {
 	int64_t v;
-	int rc = meta_get(SS(base), "rev", &v);
+	int rc = meta_get(s, "rev", &v);
 	*rev_r = (uint64_t)v;
+	return rc;
+}
+
+/* A reader answers from its last query while the beacon has not moved and
+ * the query is under REV_RECHECK_S old. The beacon is read before SQLite:
+ * a commit landing in between moves it after this read, so the next call
+ * asks again. */
+static int
+sq_rev(struct store *base, uint64_t *rev_r)
+{
+	struct store_sqlite *s = SS(base);
+	bool cache = s->beacon != NULL && !s->writer;
+	uint64_t seen = cache ? rev_beacon_read(s->beacon) : 0;
+	double now = cache ? clock_mono() : 0;
+	if (cache && s->rev_known && seen == s->beacon_last && now - s->rev_asked_at < REV_RECHECK_S) {
+		*rev_r = s->rev_last;
+		return 0;
+	}
+	int rc = rev_query(s, rev_r);
+	s->rev_known = cache && rc == 0;
+	s->rev_last = *rev_r;
+	s->beacon_last = seen;
+	s->rev_asked_at = now;
 	return rc;
 }
 
@@ -567,7 +599,8 @@ sq_tokens_scan(struct store *base, int64_t uid, uint64_t *rev_r, struct store_us
 	}
 	if (st_exec(s, st_get(s, ST_BEGIN_READ), "begin") < 0)
 		return -1;
-	int rc = sq_rev(base, rev_r);
+	/* the rows' own revision, from inside their transaction */
+	int rc = rev_query(s, rev_r);
 	if (rc == 0)
 		rc = user_by_id(s, uid, u_r);
 	if (rc == 0)
@@ -594,6 +627,7 @@ sq_close(struct store **sp)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
 	dt_free(s);
+	rev_beacon_close(&s->beacon);
 	free(s);
 }
 
@@ -700,6 +734,10 @@ open_conn(const char *path, bool writer, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, s->err);
 		goto bad;
 	}
+	s->beacon = rev_beacon_open(path);
+	uint64_t rev;
+	if (writer && rev_query(s, &rev) == 0)
+		rev_beacon_publish(s->beacon, rev);
 	return s;
 bad: {
 	struct store *b = &s->base;

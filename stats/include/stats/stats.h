@@ -185,8 +185,8 @@ void bayes_params_default(struct bayes_params *p);
 /* Robinson's f(w) for a token seen spam/ham times among nspam/nham messages. */
 double bayes_token_prob(const struct bayes_params *p, uint64_t spam, uint64_t ham,
     uint64_t nspam, uint64_t nham);
-/* Fisher combining of n token probabilities (modified in place: sorted when
- * max_sig applies). Returns P(spam) in [0, 1]; 0.5 when n == 0. logodds_r
+/* Fisher combining of n token probabilities (modified in place: those at
+ * least min_dev from 0.5 moved to the front, sorted when max_sig applies). Returns P(spam) in [0, 1]; 0.5 when n == 0. logodds_r
  * (may be NULL) gets log(P / (1 - P)) computed in log space: it keeps
  * ranking messages where P itself rounds to 0 or 1. */
 double bayes_combine(const struct bayes_params *p, double *f, size_t n, double *logodds_r);
