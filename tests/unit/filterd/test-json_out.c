@@ -113,12 +113,55 @@ test_utf8_validation(void **state)
 	}
 }
 
+static void
+expect_real_as_jansson(double v)
+{
+	json_t *r = json_real(v);
+	char *want = json_dumps(r, JSON_ENCODE_ANY | JSON_REAL_PRECISION(9));
+	struct buf b;
+	struct json_out j;
+	buf_init(&b, NULL);
+	jo_init(&j, &b);
+	jo_real(&j, v);
+	if (strcmp(buf_cstr(&b), want) != 0)
+		fail_msg("%.17g: json_out wrote %s, jansson %s", v, buf_cstr(&b), want);
+	buf_deinit(&b);
+	free(want);
+	json_decref(r);
+}
+
+/* Values with at most three decimals take json_out's own path (scores,
+ * thresholds); each must come out as the general one writes it, at the
+ * path's edges too, and sums of scores that miss k/1000 by a rounding
+ * error as well as values just off three decimals. */
+static void
+test_reals_as_jansson(void **state)
+{
+	(void)state;
+	for (long k = -2000000; k <= 2000000; k += 7)
+		expect_real_as_jansson((double)k / 1000.0);
+	for (long k = 999000000; k < 1000000000; k += 997)
+		expect_real_as_jansson((double)k / 1000.0);
+	static const double edges[] = { 0.001, 0.0009999999, 0.0010000001, 999999.999, 1e6, 999999.9995,
+		0.1 + 0.2, 0.7 + 0.1 + 0.006, 2.3 - 0.006 * 3, 5.1 * 3, 1.0 / 3.0, 0.0005, 0.0015,
+		123.4565, -0.001, -999999.999, 15.0, 100.0, 0.000999 };
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		expect_real_as_jansson(edges[i]);
+	double sum = 0;
+	for (int i = 0; i < 200; i++) {
+		sum += (i % 7) * 0.1 - (i % 3) * 0.001 + 0.013;
+		expect_real_as_jansson(sum);
+		expect_real_as_jansson(-sum);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_as_jansson),
 		cmocka_unit_test(test_utf8_validation),
+		cmocka_unit_test(test_reals_as_jansson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
