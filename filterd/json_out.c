@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fcore/numfmt.h"
 #include "fcore/utf8.h"
 
 void
@@ -69,30 +70,42 @@ jo_arr_end(struct json_out *j)
 }
 
 static void
-quoted(struct buf *b, const char *s)
+escaped(struct buf *b, unsigned char c)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	const char *esc = NULL;
+	switch (c) {
+	case '"': esc = "\\\""; break;
+	case '\\': esc = "\\\\"; break;
+	case '\b': esc = "\\b"; break;
+	case '\f': esc = "\\f"; break;
+	case '\n': esc = "\\n"; break;
+	case '\r': esc = "\\r"; break;
+	case '\t': esc = "\\t"; break;
+	default: break;
+	}
+	if (esc != NULL) {
+		buf_append_cstr(b, esc);
+	} else {
+		char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+		buf_append(b, u, sizeof(u));
+	}
+}
+
+/* Runs of plain bytes are copied whole: a reply is mostly names and text. */
+static void
+quoted(struct buf *b, const char *s)
+{
 	buf_append_byte(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-		const char *esc = NULL;
-		switch (*p) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\b': esc = "\\b"; break;
-		case '\f': esc = "\\f"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
-		default: break;
-		}
-		if (esc != NULL) {
-			buf_append_cstr(b, esc);
-		} else if (*p < 0x20) {
-			char u[7] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], '\0' };
-			buf_append_cstr(b, u);
-		} else {
-			buf_append_byte(b, *p);
-		}
+	const unsigned char *p = (const unsigned char *)s, *run = p;
+	for (;; p++) {
+		if (*p >= 0x20 && *p != '"' && *p != '\\')
+			continue;
+		buf_append(b, run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
+		escaped(b, *p);
+		run = p + 1;
 	}
 	buf_append_byte(b, '"');
 }
@@ -134,13 +147,22 @@ static int
 real_short(char *t, double v)
 {
 	double a = fabs(v);
+	if (a == 0.0) {
+		/* "%.9g" writes "0" or "-0", and jansson adds ".0" */
+		memcpy(t, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 5 : 4);
+		return signbit(v) ? 4 : 3;
+	}
 	if (!(a >= 0.001 && a < 1e6))
 		return -1;
 	double k = nearbyint(a * 1000.0);
 	if (fabs(a * 1000.0 - k) > k * 1e-12)
 		return -1;
 	long ik = (long)k, ip = ik / 1000, frac = ik % 1000;
-	int n = snprintf(t, 16, "%s%ld.", v < 0 ? "-" : "", ip);
+	int n = 0;
+	if (v < 0)
+		t[n++] = '-';
+	n += (int)fmt_ulong(t + n, (unsigned long)ip);
+	t[n++] = '.';
 	if (frac == 0) {
 		t[n++] = '0';
 	} else {
@@ -191,8 +213,10 @@ jo_real(struct json_out *j, double v)
 void
 jo_int(struct json_out *j, long long v)
 {
+	char t[NUMFMT_MAX];
+	size_t n = fmt_long(t, v);
 	value_sep(j);
-	buf_printf(j->b, "%lld", v);
+	buf_append(j->b, t, n);
 }
 
 void

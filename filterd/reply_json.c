@@ -6,6 +6,7 @@
 
 #include "fcore/arena.h"
 #include "fcore/buf.h"
+#include "fcore/numfmt.h"
 #include "json_out.h"
 
 static void
@@ -199,13 +200,24 @@ reply_spamd_result(const struct scan_task *t, const char *fold)
 	const struct scan_result *r = &t->result;
 	struct buf b;
 	buf_init(&b, t->arena);
-	buf_printf(&b, "default: %s [%.2f / %.2f]", action_is_spam(r->action) ? "True" : "False", r->score,
-	    action_required_score(&t->actions));
+	buf_append_cstr(&b, action_is_spam(r->action) ? "default: True [" : "default: False [");
+	buf_append_fixed(&b, r->score, 2);
+	buf_append_cstr(&b, " / ");
+	buf_append_fixed(&b, action_required_score(&t->actions), 2);
+	buf_append_byte(&b, ']');
 	for (size_t i = 0; i < r->nsyms; i++) {
 		const struct fired_symbol *s = &r->syms[i];
-		buf_printf(&b, ";%s%s(%.2f)[", fold, s->name, s->score);
-		for (size_t k = 0; k < s->noptions; k++)
-			buf_printf(&b, "%s%s", k ? "," : "", s->options[k]);
+		buf_append_byte(&b, ';');
+		buf_append_cstr(&b, fold);
+		buf_append_cstr(&b, s->name);
+		buf_append_byte(&b, '(');
+		buf_append_fixed(&b, s->score, 2);
+		buf_append_cstr(&b, ")[");
+		for (size_t k = 0; k < s->noptions; k++) {
+			if (k > 0)
+				buf_append_byte(&b, ',');
+			buf_append_cstr(&b, s->options[k]);
+		}
 		buf_append_byte(&b, ']');
 	}
 	return buf_cstr(&b);
@@ -244,8 +256,11 @@ milter_out(struct json_out *j, const struct scan_task *t, const char *key)
 	jo_obj_end(j);
 	jo_key(j, "add_headers");
 	jo_obj_begin(j);
-	char tmp[128];
-	snprintf(tmp, sizeof(tmp), "%s, score=%.2f", action_is_spam(r->action) ? "Yes" : "No", r->score);
+	char tmp[NUMFMT_MAX + 16];
+	const char *verdict = action_is_spam(r->action) ? "Yes, score=" : "No, score=";
+	size_t n = strlen(verdict);
+	memcpy(tmp, verdict, n);
+	fmt_fixed(tmp + n, r->score, 2);
 	header_out(j, "X-Spam-Status", tmp);
 	if (t->msg.env.queue_id != NULL)
 		header_out(j, "X-Rspamd-Queue-Id", t->msg.env.queue_id);

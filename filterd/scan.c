@@ -17,6 +17,7 @@
 #include "stats/stats.h"
 #include "fcore/arena.h"
 #include "fcore/log.h"
+#include "fcore/numfmt.h"
 #include "fcore/xalloc.h"
 
 _Static_assert(SCAN_ST_RULES_LAST - SCAN_ST_RULES + 1 == RULES_PH_COUNT,
@@ -362,27 +363,39 @@ scan_run(struct scan_task *t, scan_done_fn done, void *arg)
 void
 scan_log_result(const struct scan_task *t)
 {
+	if (log_get_level() > LOG_LVL_INFO)
+		return;
+	/* the symbol list alone can be long: capped, as a log line should be */
 	char syms[2048];
 	size_t o = 0;
-	syms[0] = '\0';
-	for (size_t i = 0; i < t->result.nsyms && o + 64 < sizeof(syms); i++) {
+	for (size_t i = 0; i < t->result.nsyms; i++) {
 		const struct fired_symbol *s = &t->result.syms[i];
-		int n = snprintf(syms + o, sizeof(syms) - o, "%s%s(%.2f)", i ? "," : "", s->name, s->score);
-		if (n < 0)
+		char score[NUMFMT_MAX];
+		size_t name = strlen(s->name), len = fmt_fixed(score, s->score, 2);
+		if (o + name + len + 4 > sizeof(syms))
 			break;
-		o += (size_t)n;
-		if (o >= sizeof(syms))
-			o = sizeof(syms) - 1;
+		if (i > 0)
+			syms[o++] = ',';
+		memcpy(syms + o, s->name, name);
+		o += name;
+		syms[o++] = '(';
+		memcpy(syms + o, score, len);
+		o += len;
+		syms[o++] = ')';
 	}
+	syms[o] = '\0';
 	const char *mid = t->msg.mime && t->msg.mime->message_id ? t->msg.mime->message_id : "undef";
 	char esc[256];
 	log_escape(esc, sizeof(esc), mid, strlen(mid));
 	const struct envelope *env = &t->msg.env;
-	log_info("scan id=%s qid=%s mid=<%s> ip=%s helo=%s from=%s rcpts=%zu user=%s score=%.2f/%.2f "
-	         "action=%s symbols=[%s] size=%zu time=%.3fms",
+	char score[NUMFMT_MAX], required[NUMFMT_MAX], ms[NUMFMT_MAX];
+	fmt_fixed(score, t->result.score, 2);
+	fmt_fixed(required, action_required_score(&t->actions), 2);
+	fmt_fixed(ms, t->time_real * 1000.0, 3);
+	log_info("scan id=%s qid=%s mid=<%s> ip=%s helo=%s from=%s rcpts=%zu user=%s score=%s/%s "
+	         "action=%s symbols=[%s] size=%zu time=%sms",
 	    t->id, env->queue_id ? env->queue_id : "-", esc, env->ip ? env->ip : "-",
 	    env->helo ? env->helo : "-", env->mail_from ? env->mail_from : "-", env->nrcpt,
-	    env->deliver_to ? env->deliver_to : env->user ? env->user : "-", t->result.score,
-	    action_required_score(&t->actions), action_name(t->result.action), syms, t->msg.raw.len,
-	    t->time_real * 1000.0);
+	    env->deliver_to ? env->deliver_to : env->user ? env->user : "-", score, required,
+	    action_name(t->result.action), syms, t->msg.raw.len, ms);
 }

@@ -14,6 +14,7 @@
 #include "fcore/cfg.h"
 #include "fcore/log.h"
 #include "fcore/mime.h"
+#include "fcore/numfmt.h"
 #include "fcore/msg.h"
 #include "fcore/result.h"
 #include "fcore/symbol.h"
@@ -214,8 +215,9 @@ insert_verdict(const struct stats_ctx *c, struct scan_result *res, double prob, 
 {
 	double p = prob < 0.5 ? 1.0 - prob : prob;
 	double mult = pow((p - 0.5) * 2.0, 8);
-	char pct[32];
-	snprintf(pct, sizeof(pct), "%.2f%%", (p - 0.5) * 200.0);
+	char pct[NUMFMT_MAX + 1];
+	size_t n = fmt_fixed(pct, (p - 0.5) * 200.0, 2);
+	memcpy(pct + n, "%", 2);
 	struct fired_symbol *s = result_insert(res, prob > 0.5 ? STATS_SYM_SPAM : STATS_SYM_HAM,
 	    mult > 1.0 ? 1.0 : mult, pct);
 	if (s != NULL)
