@@ -1,57 +1,84 @@
 /*
  * accept_turn.c - see accept_turn.h.
- *
- * libevent's listener accepts in a loop until the queue is empty, but
- * stops when its callback disables it: the callback here disables it and
- * a zero timer turns it back on after this turn's ready events ran.
  */
 #include "accept_turn.h"
 
-#include <event2/event.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "fcore/log.h"
 #include "fcore/xalloc.h"
 
+/* How long accepting rests after running out of descriptors or memory. */
+static const struct timeval pause_after_error = { 0, 100000 };
+
 struct accept_turn {
-	struct evconnlistener *listener;
-	struct event *again;
-	evconnlistener_cb cb;
+	struct event *ready;
+	struct event *resume;
+	accept_turn_cb cb;
+	const char *what;
 	void *arg;
 };
 
+static bool
+out_of_resources(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
 static void
-again_cb(evutil_socket_t fd, short what, void *arg)
+ready_cb(evutil_socket_t listen_fd, short events, void *arg)
+{
+	struct accept_turn *t = arg;
+	(void)events;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0) {
+		t->cb(fd, (const struct sockaddr *)&ss, t->arg);
+		return;
+	}
+	/* EAGAIN: another worker took it; the rest are the client's doing */
+	if (!out_of_resources(errno))
+		return;
+	log_warn("%s accept: %s; accepting again in %ld ms", t->what, strerror(errno),
+	    (long)pause_after_error.tv_usec / 1000);
+	event_del(t->ready);
+	evtimer_add(t->resume, &pause_after_error);
+}
+
+static void
+resume_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct accept_turn *t = arg;
 	(void)fd;
-	(void)what;
-	evconnlistener_enable(t->listener);
-}
-
-static void
-one_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
-{
-	struct accept_turn *t = arg;
-	static const struct timeval next_turn = { 0, 0 };
-	evconnlistener_disable(l);
-	evtimer_add(t->again, &next_turn);
-	t->cb(l, fd, sa, salen, t->arg);
+	(void)events;
+	event_add(t->ready, NULL);
 }
 
 struct accept_turn *
-accept_turn_new(struct event_base *base, evutil_socket_t listen_fd, evconnlistener_cb cb,
-    evconnlistener_errorcb errcb, void *arg)
+accept_turn_new(struct event_base *base, evutil_socket_t listen_fd, accept_turn_cb cb, const char *what,
+    void *arg)
 {
+	int fl = fcntl(listen_fd, F_GETFL);
+	/* shared by the workers: the one that loses the race must not block */
+	if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return NULL;
 	struct accept_turn *t = xcalloc(1, sizeof(*t));
 	t->cb = cb;
+	t->what = what;
 	t->arg = arg;
-	t->again = evtimer_new(base, again_cb, t);
-	t->listener = evconnlistener_new(base, one_accept, t, LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
-	if (t->again == NULL || t->listener == NULL) {
+	t->ready = event_new(base, listen_fd, EV_READ | EV_PERSIST, ready_cb, t);
+	t->resume = evtimer_new(base, resume_cb, t);
+	if (t->ready == NULL || t->resume == NULL ||
+	    event_priority_set(t->ready, event_base_get_npriorities(base) - 1) != 0 ||
+	    event_add(t->ready, NULL) != 0) {
 		accept_turn_free(&t);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(t->listener, errcb);
 	return t;
 }
 
@@ -62,9 +89,9 @@ accept_turn_free(struct accept_turn **tp)
 	if (t == NULL)
 		return;
 	*tp = NULL;
-	if (t->listener != NULL)
-		evconnlistener_free(t->listener);
-	if (t->again != NULL)
-		event_free(t->again);
+	if (t->ready != NULL)
+		event_free(t->ready);
+	if (t->resume != NULL)
+		event_free(t->resume);
 	free(t);
 }

@@ -4,13 +4,16 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event_struct.h>
 #include <event2/listener.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +45,8 @@ struct http_conn {
 	struct buf body;
 	uint64_t body_want;
 	struct http_chunked chunked;
+	struct event closing; /* the reply is out: frees the connection */
+	bool closing_armed;
 };
 
 static void conn_free(struct http_conn *c);
@@ -93,6 +98,30 @@ write_done_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
+closing_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	conn_free(arg);
+}
+
+/*
+ * A reply nearly always fits the socket's buffer: written here, it spares
+ * the loop a write event switched on and off (two epoll_ctl calls). The
+ * bytes the socket took, or SIZE_MAX when the client is gone.
+ */
+static size_t
+send_now(struct http_conn *c, const void *head, size_t head_len, const void *body, size_t body_len)
+{
+	struct iovec iov[2] = { { (void *)head, head_len }, { (void *)body, body_len } };
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = body_len > 0 ? 2 : 1 };
+	ssize_t n = sendmsg(bufferevent_getfd(c->bev), &m, MSG_NOSIGNAL);
+	if (n >= 0)
+		return (size_t)n;
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : SIZE_MAX;
+}
+
+static void
 sanitize_reason(char *out, size_t outsz, const char *reason)
 {
 	size_t o = 0;
@@ -115,17 +144,35 @@ http_conn_reply(struct http_conn *c, int code, const char *reason, const char *c
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	sanitize_reason(why, sizeof(why), reason ? reason : reason_default(code));
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	evbuffer_add_printf(out,
+	struct buf head;
+	buf_init(&head, c->arena);
+	buf_printf(&head,
 	    "HTTP/1.1 %d %s\r\nConnection: close\r\nServer: filterd/%s\r\nDate: %s\r\n"
 	    "Content-Length: %zu\r\nContent-Type: %s\r\n%s%s\r\n",
 	    code, why, filterd_version(), date, len, content_type ? content_type : "application/json",
 	    c->srv->o.no_store ? "Cache-Control: no-store\r\n" : "", extra_headers ? extra_headers : "");
-	if (len)
-		evbuffer_add(out, body, len);
 	c->state = CONN_WRITING;
 	bufferevent_disable(c->bev, EV_READ);
 	bufferevent_setcb(c->bev, NULL, write_done_cb, NULL, c);
+	size_t sent = send_now(c, head.data, head.len, body, len);
+	if (sent == SIZE_MAX || sent == head.len + len) {
+		/* Closed now, so the client sees the reply's end before this
+		 * worker's next scan; the memory only on the next turn, as the
+		 * caller may still hold the request. */
+		int fd = bufferevent_getfd(c->bev);
+		bufferevent_setfd(c->bev, -1);
+		close(fd);
+		static const struct timeval next_turn = { 0, 0 };
+		evtimer_assign(&c->closing, c->srv->base, closing_cb, c);
+		evtimer_add(&c->closing, &next_turn);
+		c->closing_armed = true;
+		return;
+	}
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	if (sent < head.len)
+		evbuffer_add(out, head.data + sent, head.len - sent);
+	size_t body_sent = sent > head.len ? sent - head.len : 0;
+	evbuffer_add(out, (const uint8_t *)body + body_sent, len - body_sent);
 	bufferevent_enable(c->bev, EV_WRITE);
 }
 
@@ -301,6 +348,8 @@ static void
 conn_free(struct http_conn *c)
 {
 	c->srv->active--;
+	if (c->closing_armed)
+		event_del(&c->closing);
 	bufferevent_free(c->bev);
 	struct arena *a = c->arena;
 	arena_free(&a);
@@ -324,11 +373,9 @@ set_peer(struct http_conn *c, const struct sockaddr *sa)
 }
 
 static void
-accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+accept_cb(evutil_socket_t fd, const struct sockaddr *sa, void *arg)
 {
 	struct http_server *s = arg;
-	(void)l;
-	(void)salen;
 	/* Head, body and slack; the body buffer is reserved once at its exact size. */
 	struct arena *a = arena_new((size_t)(s->o.max_body + s->o.max_headers * 4 + 65536));
 	struct http_conn *c = ARENA_NEW(a, struct http_conn);
@@ -346,16 +393,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		http_conn_reply_error(c, 503, "Too many connections");
 		return;
 	}
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-}
-
-static void
-accept_error_cb(struct evconnlistener *l, void *arg)
-{
-	(void)l;
-	(void)arg;
-	/* EMFILE and friends: log and keep listening; the loop retries. */
-	log_warn("accept: %s", strerror(errno));
+	/* writing is switched on only for a reply the socket did not take at once */
+	bufferevent_enable(c->bev, EV_READ);
 }
 
 struct http_server *
@@ -364,7 +403,7 @@ http_server_new(struct event_base *base, int listen_fd, const struct http_server
 	struct http_server *s = xcalloc(1, sizeof(*s));
 	s->base = base;
 	s->o = *o;
-	s->listener = accept_turn_new(base, listen_fd, accept_cb, accept_error_cb, s);
+	s->listener = accept_turn_new(base, listen_fd, accept_cb, "http", s);
 	if (s->listener == NULL) {
 		free(s);
 		return NULL;

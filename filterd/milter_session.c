@@ -1270,16 +1270,13 @@ peer_text(char *out, size_t outsz, const struct sockaddr *sa)
 }
 
 static void
-accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
+accept_cb(evutil_socket_t fd, const struct sockaddr *sa, void *arg)
 {
 	struct milter_server *srv = arg;
 	struct milter_session *s;
 	char peer[INET6_ADDRSTRLEN + 8];
 	struct timeval idle = { MILTER_IDLE_TIMEOUT, 0 };
 
-	(void)l;
-	(void)salen;
 	peer_text(peer, sizeof(peer), sa);
 	s = milter_session_new(srv->engine, peer);
 	s->srv = srv;
@@ -1299,14 +1296,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
-static void
-accept_error_cb(struct evconnlistener *l, void *arg)
-{
-	(void)l;
-	(void)arg;
-	log_warn("milter accept: %s", strerror(errno));
-}
-
 struct milter_server *
 milter_server_new(struct event_base *base, int listen_fd,
     struct scan_engine *engine, struct shm_stats *shm)
@@ -1316,7 +1305,7 @@ milter_server_new(struct event_base *base, int listen_fd,
 	srv->base = base;
 	srv->engine = engine;
 	srv->shm = shm;
-	srv->listener = accept_turn_new(base, listen_fd, accept_cb, accept_error_cb, srv);
+	srv->listener = accept_turn_new(base, listen_fd, accept_cb, "milter", srv);
 	if (srv->listener == NULL) {
 		free(srv);
 		return NULL;

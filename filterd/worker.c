@@ -126,7 +126,9 @@ worker_main(enum worker_role role, struct scan_engine *engine, const struct work
 	struct worker w;
 	memset(&w, 0, sizeof(w));
 	w.base = event_base_new();
-	if (w.base == NULL)
+	/* three priorities: events default to the middle one, and accepting
+	 * takes the lowest (accept_turn.h) */
+	if (w.base == NULL || event_base_priority_init(w.base, 3) != 0)
 		log_fatal("event_base_new failed");
 	if (scan_engine_set_loop(engine, w.base, err, sizeof(err)) != 0) {
 		log_error("%s", err);

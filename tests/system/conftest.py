@@ -2,6 +2,7 @@
 real clients (rspamc from Debian's rspamd package, raw sockets)."""
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -97,10 +98,12 @@ class Filterd:
     def write_config(self, extra=""):
         self.config.write_text(self.base_config + extra)
 
-    def start(self):
+    def start(self, max_fds=None):
+        """max_fds: the daemon's RLIMIT_NOFILE (inherited by its workers)."""
         self.log = open(self.log_path, "ab")
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (max_fds, max_fds))) if max_fds else None
         self.proc = subprocess.Popen([FILTERD, "--config", str(self.config)],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=limit)
         self.wait_ready()
         return self
 

@@ -99,6 +99,32 @@ def test_500_idle_connections_do_not_block_others(make_filterd):
     assert_normal_request_works(d)
 
 
+def test_out_of_descriptors_pauses_accepting(make_filterd):
+    """A worker that runs out of file descriptors rests and accepts again:
+    it neither spins on the error nor stops listening."""
+    d = make_filterd(workers=2).start(max_fds=48)
+    idle = [socket.create_connection(("127.0.0.1", d.scan_port), timeout=10) for _ in range(150)]
+    try:
+        time.sleep(1.0)
+        log = d.log_text()
+        pauses = log.count("accepting again in 100 ms")
+        # each worker rests 100 ms per failure: some ten a second, not one a turn
+        assert 2 <= pauses <= 40, log[-2000:]
+        assert "Too many open files" in log
+    finally:
+        for s in idle:
+            s.close()
+    deadline = time.time() + 10
+    while True:
+        try:
+            assert_normal_request_works(d)
+            break
+        except (AssertionError, OSError):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_killed_worker_is_restarted(filterd):
     before = filterd.children()
     assert len(before) == 3  # two scan workers and the controller
