@@ -419,7 +419,7 @@ compile_gate(struct arena *a, const struct rule *r, const char **kind_r)
 		hs_free_database(d);
 		return NULL;
 	}
-	if (t.gate != NULL) {
+	if (t.gate != NULL && !t.prefilter) {
 		char *e = arena_alloc(a, t.gate_len * 4 + 1);
 		for (size_t i = 0; i < t.gate_len; i++)
 			sprintf(e + i * 4, "\\x%02x", (unsigned char)t.gate[i]);
@@ -608,6 +608,8 @@ show_rule(const struct rules_db *db, const char *name, const struct msg_texts *m
 		hs_database_t *gate = r->engine == RULES_ENGINE_PCRE2 ? compile_gate(a, r, &kind) : NULL;
 		struct re_translation lt;
 		re_translate_gate_only(a, r->re ? r->re : "", r->re_flags, &lt);
+		if (strcmp(kind, "literal") != 0)
+			lt.gate = NULL; /* a weak literal that gave way to the prefilter */
 		printf("%s %s %s flags %u\n%s\ngate: %s%s%.*s%s, passes %.1f %% of texts\n", r->name,
 		    rule_type_name(r->type), rules_engine_name(r->engine), r->re_flags, r->re ? r->re : "",
 		    kind, lt.gate ? " \"" : "", lt.gate ? (int)lt.gate_len : 0, lt.gate ? lt.gate : "",

@@ -88,7 +88,7 @@ entry_expr(struct rules_db *db, const struct group_build *b, unsigned e, const c
 	const struct group_entry *en = &b->g->ent[e];
 	struct rule *r = db->rules[en->rule];
 	const struct re_translation *t = &b->gates[b->pos[e]];
-	if (en->kind == GK_GATE && t->gate != NULL) {
+	if (en->kind == GK_GATE && t->gate != NULL && !t->prefilter) {
 		*expr = gate_expr(db->arena, t);
 		*flags = HS_FLAG_SINGLEMATCH | (t->gate_caseless ? HS_FLAG_CASELESS : 0);
 		return;
@@ -145,6 +145,11 @@ drop_entry(struct rules_db *db, struct group_build *b, unsigned e, const char *m
 	struct rule *r = db->rules[b->g->ent[e].rule];
 	struct re_translation *t = &b->gates[b->pos[e]];
 	if (b->g->ent[e].kind == GK_GATE) {
+		if (t->prefilter && t->gate != NULL) {
+			t->prefilter = false; /* back to the weak literal */
+			t->prefilter_expr = NULL;
+			return;
+		}
 		t->gate = NULL;
 		t->prefilter = false;
 		r->nogate = true;
@@ -157,10 +162,10 @@ drop_entry(struct rules_db *db, struct group_build *b, unsigned e, const char *m
 		return;
 	re_translate_gate_only(db->arena, r->re, r->re_flags, t);
 	rules_gate_choose(db->arena, r, t);
-	if (costly && t->gate == NULL) {
+	if (costly) {
 		t->prefilter = false;
 		t->prefilter_expr = NULL;
-		r->nogate = true;
+		r->nogate = t->gate == NULL;
 	}
 	db->stats.pcre_fallback++;
 }

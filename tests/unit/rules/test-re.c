@@ -189,6 +189,44 @@ test_pcre_failure(void **state)
 
 /* Positions once bounded repeats are unrolled: what re_unroll.c's screen
  * compares with its limit. */
+/* Which gate a PCRE2 rule gets: a literal of more than four bytes stays; a
+ * shorter one, or any header rule's, gives way to the prefilter but is kept
+ * for when the prefilter fails to compile. */
+static void
+test_gate_choice(void **state)
+{
+	(void)state;
+	struct arena *a = arena_new(0);
+	static const struct {
+		int type;
+		const char *re;
+		bool literal_left; /* a literal gate remains in t.gate */
+		bool prefilter;    /* the prefilter is the gate */
+	} choices[] = {
+		/* "http": in nearly every URI */
+		{ RT_URI, "^https?://(?!10\\.)\\d+\\.\\d+\\.\\d+\\.\\d+\\b", true, true },
+		/* a long literal stays the gate */
+		{ RT_BODY, "(?<!x)unsubscribe\\s+here", true, false },
+		/* a header name: in nearly every header block */
+		{ RT_HEADER, "^Message-Id:.*?(?<!x)^Received:", true, true },
+		/* no literal at all: the prefilter, as before */
+		{ RT_BODY, "(\\w{4,}) \\1", false, true },
+	};
+	for (size_t i = 0; i < sizeof(choices) / sizeof(choices[0]); i++) {
+		struct rule r;
+		memset(&r, 0, sizeof(r));
+		r.type = choices[i].type;
+		r.re = choices[i].re;
+		r.re_flags = RE_I | RE_M;
+		struct re_translation t;
+		re_translate_gate_only(a, r.re, r.re_flags, &t);
+		rules_gate_choose(a, &r, &t);
+		if ((t.gate != NULL) != choices[i].literal_left || t.prefilter != choices[i].prefilter)
+			fail_msg("%s: literal %s, prefilter %d", r.re, t.gate ? "kept" : "none", t.prefilter);
+	}
+	arena_free(&a);
+}
+
 static void
 test_unrolled_size(void **state)
 {
@@ -296,6 +334,7 @@ main(void)
 		cmocka_unit_test(test_engines_agree),
 		cmocka_unit_test(test_pcre_failure),
 		cmocka_unit_test(test_gate_run),
+		cmocka_unit_test(test_gate_choice),
 		cmocka_unit_test(test_unrolled_size),
 		cmocka_unit_test(test_hs_jobs),
 	};
