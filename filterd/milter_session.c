@@ -13,7 +13,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <jansson.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -584,57 +583,33 @@ remove_one(struct buf *out, struct span headers, const char *name)
 /* The names we are about to add, as they arrived from outside: gone. */
 static bool
 remove_spoofed(struct buf *out, const struct milter_optneg *neg,
-    const struct fconf *cfg, json_t *mj, struct span headers)
+    const struct fconf *cfg, const struct reply_headers *h, struct span headers)
 {
-	json_t *rm = json_object_get(mj, "remove_headers");
-	const char *name;
-	json_t *v;
 	bool spam_listed = false;
 
 	if (!(neg->actions & MILTER_ACT_CHGHDRS))
 		return true;
-	json_object_foreach(rm, name, v) {
-		spam_listed |= strcasecmp(name, cfg->milter.spam_header) == 0;
-		if (!remove_one(out, headers, name))
+	for (size_t i = 0; i < h->nremove; i++) {
+		spam_listed |= strcasecmp(h->remove[i], cfg->milter.spam_header) == 0;
+		if (!remove_one(out, headers, h->remove[i]))
 			return false;
 	}
 	return spam_listed || remove_one(out, headers, cfg->milter.spam_header);
 }
 
 static void
-add_one(struct buf *out, const char *name, json_t *h)
-{
-	json_t *v = json_is_object(h) ? json_object_get(h, "value") : h;
-	json_int_t order = json_integer_value(json_object_get(h, "order"));
-	struct span value;
-	bool ok;
-
-	if (!json_is_string(v))
-		return;
-	value = span_make(json_string_value(v), json_string_length(v));
-	if (json_is_integer(json_object_get(h, "order")) && order >= 0)
-		ok = milter_encode_insheader(out, (uint32_t)order,
-		    span_from_cstr(name), value);
-	else
-		ok = milter_encode_addheader(out, span_from_cstr(name), value);
-	if (!ok)
-		log_debug("milter: header %s left out (value not sendable)", name);
-}
-
-static void
 add_result_headers(struct buf *out, const struct milter_optneg *neg,
-    const struct fconf *cfg, json_t *mj)
+    const struct fconf *cfg, const struct reply_headers *h)
 {
-	json_t *add = json_object_get(mj, "add_headers");
-	const char *name;
-	json_t *h;
-
 	if (!(neg->actions & MILTER_ACT_ADDHDRS))
 		return;
-	json_object_foreach(add, name, h) {
+	for (size_t i = 0; i < h->nadd; i++) {
+		const char *name = h->add[i].name, *value = h->add[i].value;
 		/* The spam flag is the action's business (m 1, below). */
-		if (strcasecmp(name, cfg->milter.spam_header) != 0)
-			add_one(out, name, h);
+		if (strcasecmp(name, cfg->milter.spam_header) == 0)
+			continue;
+		if (!milter_encode_addheader(out, span_from_cstr(name), span_from_cstr(value)))
+			log_debug("milter: header %s left out (value not sendable)", name);
 	}
 }
 
@@ -738,15 +713,15 @@ milter_verdict_to_replies(struct buf *out, const struct milter_optneg *neg,
     const struct scan_task *t, struct span headers, bool authenticated)
 {
 	const struct fconf *cfg = t->engine->cfg;
-	json_t *mj = reply_json_milter(t);	/* NULL: skipped, no headers */
+	struct reply_headers h;
 	size_t mark = out->len;
 	bool ok;
 
-	ok = remove_spoofed(out, neg, cfg, mj, headers);
+	reply_headers(t, &h);	/* skipped: nothing listed */
+	ok = remove_spoofed(out, neg, cfg, &h, headers);
 	if (ok && !(authenticated && cfg->milter.skip_authenticated_headers))
-		add_result_headers(out, neg, cfg, mj);
+		add_result_headers(out, neg, cfg, &h);
 	ok = ok && action_replies(out, neg, t, authenticated);
-	json_decref(mj);
 	if (!ok)
 		out->len = mark;
 	return ok;

@@ -150,15 +150,15 @@
  *	limits (PCRE2, Lua budgets), not by this timer.
  *
  * VERDICT -> REPLIES at EOB (§4.7, §4.10, issue 6), in this order:
- *	The header set is reply_json_milter()'s (the same block /checkv2
- *	returns with Flags: milter), so HTTP and milter never disagree.
+ *	The header set is reply_headers()'s (the list the /checkv2 "milter"
+ *	block is written from), so HTTP and milter never disagree.
  *	1. spoofed headers: for each name in its remove_headers plus
  *	   milter.spam_header that occurred n times in the message,
  *	   "m k name ''" for k = n..1 (highest first, so earlier indexes stay
  *	   valid; index is 1-based per name).
  *	2. result headers (unless the sender is authenticated and
- *	   skip_authenticated_headers): its add_headers, "h" for order -1,
- *	   "i order" otherwise: X-Spam-Status "Yes|No, score=%.2f",
+ *	   skip_authenticated_headers): its headers to add, each an "h":
+ *	   X-Spam-Status "Yes|No, score=%.2f",
  *	   X-Spamd-Result, X-Spam-Level, X-Spamd-Bar, X-Rspamd-Action, ...;
  *	   folds as "\n\t" (milter mode, §4.10); a value that fails
  *	   milter_encode_addheader()'s check (CR, bare LF) is left out.

@@ -7,6 +7,7 @@
 #include "fcore/arena.h"
 #include "fcore/buf.h"
 #include "fcore/numfmt.h"
+#include "fcore/utf8.h"
 #include "json_out.h"
 
 static void
@@ -186,14 +187,6 @@ reply_v1_write(const struct scan_task *t, struct buf *out)
 	jo_obj_end(&j);
 }
 
-static json_t *
-parsed(struct buf *b)
-{
-	json_t *o = json_loadb((const char *)b->data, b->len, 0, NULL);
-	buf_deinit(b);
-	return o;
-}
-
 const char *
 reply_spamd_result(const struct scan_task *t, const char *fold)
 {
@@ -223,81 +216,88 @@ reply_spamd_result(const struct scan_task *t, const char *fold)
 	return buf_cstr(&b);
 }
 
+/* A header that is not UTF-8 is left out, of the JSON reply and the milter alike. */
 static void
-header_out(struct json_out *j, const char *name, const char *value)
+add_header(struct reply_headers *h, const char *name, const char *value)
 {
-	if (!jo_utf8_valid(name))
+	if (value == NULL || !utf8_valid(span_from_cstr(name), NULL) ||
+	    !utf8_valid(span_from_cstr(value), NULL))
 		return;
-	jo_key(j, name);
-	jo_obj_begin(j);
-	jo_member_str(j, "value", value);
-	jo_key(j, "order");
-	jo_int(j, -1);
-	jo_obj_end(j);
+	if (h->nadd < REPLY_HEADERS_MAX)
+		h->add[h->nadd++] = (struct reply_header){ name, value };
+}
+
+/* One mark per whole point, capped so a header stays short. */
+static const char *
+score_marks(const struct scan_task *t, char positive)
+{
+	double score = t->result.score;
+	int points = (int)fabs(score);
+	if (points > 50)
+		points = 50;
+	char *s = arena_alloc(t->arena, (size_t)points + 1);
+	if (s == NULL)
+		return "";
+	memset(s, score >= 0 ? positive : '-', (size_t)points);
+	s[points] = '\0';
+	return s;
+}
+
+bool
+reply_headers(const struct scan_task *t, struct reply_headers *h)
+{
+	static const char *const spoofable[] = { "X-Spam-Level", "X-Spam-Status", "X-Spamd-Bar",
+		"X-Rspamd-Action", "X-Spamd-Result", "X-Spam" };
+	memset(h, 0, sizeof(*h));
+	if (t->result.skipped)
+		return false;
+	const struct scan_result *r = &t->result;
+	const struct fconf *cfg = t->engine->cfg;
+	h->remove = spoofable;
+	h->nremove = sizeof(spoofable) / sizeof(spoofable[0]);
+	char score[NUMFMT_MAX];
+	fmt_fixed(score, r->score, 2);
+	add_header(h, "X-Spam-Status",
+	    arena_printf(t->arena, "%s, score=%s", action_is_spam(r->action) ? "Yes" : "No", score));
+	if (t->msg.env.queue_id != NULL)
+		add_header(h, "X-Rspamd-Queue-Id", t->msg.env.queue_id);
+	const char *level = score_marks(t, '*'), *bar = score_marks(t, '+');
+	if (r->score >= 1.0)
+		add_header(h, "X-Spam-Level", level);
+	add_header(h, "X-Spamd-Bar", bar[0] ? bar : "/");
+	bool milter = (t->flags & SCAN_F_MILTER) != 0;
+	add_header(h, "X-Spamd-Result", reply_spamd_result(t, milter ? "\n\t" : "\r\n\t"));
+	add_header(h, "X-Rspamd-Action", action_name(r->action));
+	add_header(h, "X-Rspamd-Server", cfg->server_name);
+	if (r->action == ACTION_ADD_HEADER || r->action == ACTION_REWRITE_SUBJECT)
+		add_header(h, cfg->milter.spam_header, "Yes");
+	return true;
 }
 
 static void
 milter_out(struct json_out *j, const struct scan_task *t, const char *key)
 {
-	const struct scan_result *r = &t->result;
-	const struct fconf *cfg = t->engine->cfg;
-	bool milter = (t->flags & SCAN_F_MILTER) != 0;
-	const char *fold = milter ? "\n\t" : "\r\n\t";
+	struct reply_headers h;
+	reply_headers(t, &h);
 	jo_key(j, key);
 	jo_obj_begin(j);
 	jo_key(j, "remove_headers");
 	jo_obj_begin(j);
-	static const char *const removed[] = { "X-Spam-Level", "X-Spam-Status", "X-Spamd-Bar",
-		"X-Rspamd-Action", "X-Spamd-Result", "X-Spam" };
-	for (size_t i = 0; i < sizeof(removed) / sizeof(removed[0]); i++) {
-		jo_key(j, removed[i]);
+	for (size_t i = 0; i < h.nremove; i++) {
+		jo_key(j, h.remove[i]);
 		jo_int(j, 0);
 	}
 	jo_obj_end(j);
 	jo_key(j, "add_headers");
 	jo_obj_begin(j);
-	char tmp[NUMFMT_MAX + 16];
-	const char *verdict = action_is_spam(r->action) ? "Yes, score=" : "No, score=";
-	size_t n = strlen(verdict);
-	memcpy(tmp, verdict, n);
-	fmt_fixed(tmp + n, r->score, 2);
-	header_out(j, "X-Spam-Status", tmp);
-	if (t->msg.env.queue_id != NULL)
-		header_out(j, "X-Rspamd-Queue-Id", t->msg.env.queue_id);
-	/* Level and bar: one mark per whole point, capped so a header stays short. */
-	int points = (int)fabs(r->score);
-	if (points > 50)
-		points = 50;
-	memset(tmp, r->score >= 0 ? '*' : '-', (size_t)points);
-	tmp[points] = '\0';
-	if (r->score >= 1.0)
-		header_out(j, "X-Spam-Level", tmp);
-	memset(tmp, r->score >= 0 ? '+' : '-', (size_t)points);
-	tmp[points] = '\0';
-	header_out(j, "X-Spamd-Bar", points ? tmp : "/");
-	header_out(j, "X-Spamd-Result", reply_spamd_result(t, fold));
-	header_out(j, "X-Rspamd-Action", action_name(r->action));
-	header_out(j, "X-Rspamd-Server", cfg->server_name);
-	if (r->action == ACTION_ADD_HEADER || r->action == ACTION_REWRITE_SUBJECT)
-		header_out(j, cfg->milter.spam_header, "Yes");
+	for (size_t i = 0; i < h.nadd; i++) {
+		jo_key(j, h.add[i].name);
+		jo_obj_begin(j);
+		jo_member_str(j, "value", h.add[i].value);
+		jo_key(j, "order");
+		jo_int(j, -1);
+		jo_obj_end(j);
+	}
 	jo_obj_end(j);
 	jo_obj_end(j);
-}
-
-json_t *
-reply_json_milter(const struct scan_task *t)
-{
-	if (t->result.skipped)
-		return NULL;
-	struct buf b;
-	struct json_out j;
-	buf_init(&b, NULL);
-	jo_init(&j, &b);
-	jo_obj_begin(&j);
-	milter_out(&j, t, "m");
-	jo_obj_end(&j);
-	json_t *o = parsed(&b);
-	json_t *m = json_incref(json_object_get(o, "m"));
-	json_decref(o);
-	return m;
 }
