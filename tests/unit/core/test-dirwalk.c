@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "../test-util.h"
+
 #include "fcore/dirwalk.h"
 
 struct seen {
@@ -66,14 +68,6 @@ make_tree(char *dir)
 }
 
 static void
-remove_tree(const char *dir)
-{
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-}
-
-static void
 test_order_and_skips(void **state)
 {
 	char dir[] = "/tmp/dirwalk.XXXXXX";
@@ -96,7 +90,7 @@ test_order_and_skips(void **state)
 	assert_int_equal(dirwalk(p, record, &s, "test", &errors), 0);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.names[0], p);
-	remove_tree(dir);
+	test_remove_tree(dir);
 }
 
 static void
@@ -115,7 +109,7 @@ test_errors_and_stop(void **state)
 	assert_int_equal(dirwalk(dir, record, &s, "test", &errors), 7);
 	assert_int_equal(s.total, 2);
 	assert_int_equal(errors, 1);
-	remove_tree(dir);
+	test_remove_tree(dir);
 }
 
 static void
@@ -138,7 +132,7 @@ test_deep_tree(void **state)
 	assert_int_equal(dirwalk(dir, record, &s, "test", &errors), 0);
 	assert_int_equal(errors, 0);
 	assert_int_equal(s.total, 1);
-	remove_tree(dir);
+	test_remove_tree(dir);
 }
 
 int

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../test-util.h"
+
 #include "fcore/arena.h"
 #include "fcore/cfg.h"
 #include "fcore/log.h"
@@ -452,14 +454,6 @@ hits_in(struct fconf *c, const char *text, size_t len, const char *const *names,
 	return hits;
 }
 
-static void
-remove_dir(const char *dir)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-}
-
 /* Which of LATE (body) and RLATE (rawbody) hit a text/plain message whose
  * marker line starts after `filler` bytes, under the given cf lines. */
 static unsigned
@@ -560,7 +554,7 @@ test_slow_hyperscan_pattern_goes_to_pcre2(void **state)
 	}
 	buf_deinit(&yes);
 	buf_deinit(&no);
-	remove_dir(dir);
+	test_remove_tree(dir);
 	done_cf(path, &c);
 }
 
@@ -684,7 +678,7 @@ test_long_body_patterns_split(void **state)
 	assert_int_equal(hits_in(c, text, strlen(text), names, 5, NULL), 0x1d);
 	text = "Subject: t\n\nmarker19zw7\n";
 	assert_int_equal(hits_in(c, text, strlen(text), names, 5, NULL), 0x2);
-	remove_dir(dir);
+	test_remove_tree(dir);
 	done_cf(path, &c);
 }
 
@@ -710,7 +704,7 @@ test_cache_prefilter_gate(void **state)
 	assert_true(cached);
 	assert_int_equal(hits_in(c, no, strlen(no), names, 1, &cached), 0);
 	assert_true(cached);
-	remove_dir(dir);
+	test_remove_tree(dir);
 	unlink(pf);
 	free(pf);
 	cfg_free(&c);
@@ -768,7 +762,7 @@ test_cache(void **state)
 	assert_int_equal(nfiles, 1);
 	unlink(extra);
 	free(extra);
-	remove_dir(dir);
+	test_remove_tree(dir);
 	cfg_free(&c);
 }
 
