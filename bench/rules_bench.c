@@ -316,8 +316,12 @@ print_group_costs(const struct rules_db *db, const double *cost, const size_t *g
 	printf("costliest databases (Hyperscan alone):\n");
 	for (size_t k = 0; k < db->ngroups && k < 8; k++) {
 		const struct scope_group *g = &db->groups[order[k]];
-		printf("  %-10s %-24s part %u  %4u patterns  %.3f ms/msg  %4.1f %%  %.1f MB in %zu texts\n",
-		    rule_type_name(g->scope), g->hdr ? g->hdr : "", g->part, g->nent,
+		size_t dbsz = 0;
+		if (g->db != NULL)
+			hs_database_size(g->db, &dbsz);
+		printf("  %-10s %-24s part %u  %4u patterns (%5.2f MB)  %.3f ms/msg  %4.1f %%  %.1f MB in %zu "
+		       "texts\n",
+		    rule_type_name(g->scope), g->hdr ? g->hdr : "", g->part, g->nent, dbsz / 1e6,
 		    cost[order[k]] * 1e3 / nfiles, cost[order[k]] / total * 100, gbytes[order[k]] / 1e6,
 		    gtexts[order[k]]);
 	}
