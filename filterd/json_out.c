@@ -133,53 +133,38 @@ jo_str(struct json_out *j, const char *s)
 	quoted(j->b, s);
 }
 
-/* jansson's jsonp_dtostr: "%.9g", ".0" for whole numbers, exponent
- * without '+' and leading zeros. */
 /*
  * Scores and thresholds have at most three decimals; a reply holds some
  * fifty of them and printf's float formatting was 1.5 % of the CPU under
  * load. Such a value is written here as "%.9g" writes it: between 0.001
  * and 10^6, nine significant digits reach the third decimal, so a value
  * within 10^-12 (relative) of k/1000 prints as k/1000. The length, or -1
- * for any other value.
+ * for any other value; t holds NUMFMT_MAX bytes.
  */
 static int
 real_short(char *t, double v)
 {
 	double a = fabs(v);
-	if (a == 0.0) {
-		/* "%.9g" writes "0" or "-0", and jansson adds ".0" */
-		memcpy(t, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 5 : 4);
-		return signbit(v) ? 4 : 3;
-	}
-	if (!(a >= 0.001 && a < 1e6))
+	/* zero too: "%.9g" writes "0" or "-0", and jansson adds ".0" */
+	if (a != 0.0 && !(a >= 0.001 && a < 1e6))
 		return -1;
 	double k = nearbyint(a * 1000.0);
 	if (fabs(a * 1000.0 - k) > k * 1e-12)
 		return -1;
-	long ik = (long)k, ip = ik / 1000, frac = ik % 1000;
-	int n = 0;
-	if (v < 0)
-		t[n++] = '-';
-	n += (int)fmt_ulong(t + n, (unsigned long)ip);
-	t[n++] = '.';
-	if (frac == 0) {
-		t[n++] = '0';
-	} else {
-		t[n++] = (char)('0' + frac / 100);
-		if (frac % 100 != 0)
-			t[n++] = (char)('0' + frac / 10 % 10);
-		if (frac % 10 != 0)
-			t[n++] = (char)('0' + frac % 10);
-	}
+	/* three decimals, then "%.9g"'s trimming of trailing zeros */
+	size_t n = fmt_fixed(t, v, 3);
+	while (t[n - 1] == '0' && t[n - 2] != '.')
+		n--;
 	t[n] = '\0';
-	return n;
+	return (int)n;
 }
 
+/* jansson's jsonp_dtostr: "%.9g", ".0" for whole numbers, exponent
+ * without '+' and leading zeros. */
 void
 jo_real(struct json_out *j, double v)
 {
-	char t[64];
+	char t[NUMFMT_MAX];
 	int n = real_short(t, v);
 	if (n > 0) {
 		value_sep(j);

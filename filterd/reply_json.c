@@ -7,7 +7,6 @@
 #include "fcore/arena.h"
 #include "fcore/buf.h"
 #include "fcore/numfmt.h"
-#include "fcore/utf8.h"
 #include "json_out.h"
 
 static void
@@ -220,8 +219,7 @@ reply_spamd_result(const struct scan_task *t, const char *fold)
 static void
 add_header(struct reply_headers *h, const char *name, const char *value)
 {
-	if (value == NULL || !utf8_valid(span_from_cstr(name), NULL) ||
-	    !utf8_valid(span_from_cstr(value), NULL))
+	if (value == NULL || !jo_utf8_valid(name) || !jo_utf8_valid(value))
 		return;
 	if (h->nadd < REPLY_HEADERS_MAX)
 		h->add[h->nadd++] = (struct reply_header){ name, value };

@@ -93,7 +93,6 @@ all_digits(const char *w, size_t n)
 	return n > 0;
 }
 
-/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
 /* "hh:mm[:ss]" as sscanf("%d:%d:%d") reads it, without sscanf's cost on
  * every word of every Received header: the fields read. */
 static int
@@ -115,6 +114,7 @@ clock_fields(const char *w, int *h, int *mi, int *se)
 	return n;
 }
 
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
 static long
 days_from_civil(long y, unsigned m, unsigned d)
 {
